@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# Owns the load comparison: the gateway measured against nginx and minimal-Deno anchors in one run (DESIGN §5).
+#
+# Usage: bench/load.sh            (from anywhere; env: DURATION=10 CONNECTIONS=50 STREAM_CONNECTIONS=4
+#                                  THREADS=1 SKIP_GATEWAY=1 KEEP_TMP=1)
+# Everything listens on 127.0.0.1 on free ports and is stopped on exit.
+set -euo pipefail
+
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-50}"
+STREAM_CONNECTIONS="${STREAM_CONNECTIONS:-4}"
+THREADS="${THREADS:-1}"
+SKIP_GATEWAY="${SKIP_GATEWAY:-0}"
+KEEP_TMP="${KEEP_TMP:-0}"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUCKET="bench-bucket"
+SMALL_KEY="small-1k.bin"
+LARGE_KEY="large-50m.bin"
+SMALL_SIZE=1024
+LARGE_SIZE=$((50 * 1024 * 1024))
+
+# --- prerequisites -------------------------------------------------------------------------------
+missing=0
+need() { # need <command> <how to install>
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "missing: $1 — install with: $2" >&2
+    missing=1
+  fi
+}
+need nginx "apt-get install -y nginx-light   (or nginx)"
+need wrk "apt-get install -y wrk"
+need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
+need curl "apt-get install -y curl"
+need awk "apt-get install -y gawk"
+[ "$missing" = 0 ] || exit 2
+
+# --- workspace and cleanup ------------------------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/yatagarasu-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    # Each service was started in its own process group (setsid), so its children go too.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ "$KEEP_TMP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { echo "[bench] $*" >&2; }
+
+# start <name> <command...>: runs a service in its own session, output to $TMP/<name>.log
+start() {
+  local name="$1"
+  shift
+  setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
+  PIDS+=("$!")
+  eval "PID_${name//-/_}=$!"
+}
+
+# wait_http <url> <seconds> <pid>: waits for any HTTP answer; fails early if the process died
+wait_http() {
+  local url="$1" deadline=$((SECONDS + $2)) pid="$3"
+  while ((SECONDS < deadline)); do
+    if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# expect_body <url> <bytes>: the target must answer 200 with the whole object, or the bench is meaningless
+expect_body() {
+  local out
+  out="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$1")"
+  if [ "$out" != "200 $2" ]; then
+    log "sanity check failed for $1: got '$out', expected '200 $2'"
+    return 1
+  fi
+}
+
+# Free ports come from the kernel (bind to port 0) in one deno call; a tiny race is acceptable on loopback.
+mapfile -t PORTS < <(deno eval --quiet '
+  const ls = Array.from({ length: 8 }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  for (const l of ls) console.log(l.addr.port);
+  for (const l of ls) l.close();')
+P_ORIGIN="${PORTS[0]}" P_NGINX_PASS="${PORTS[1]}" P_NGINX_CACHE="${PORTS[2]}"
+P_DENO_PASS="${PORTS[3]}" P_DENO_FIXED="${PORTS[4]}" P_GATEWAY="${PORTS[5]}" P_METRICS="${PORTS[6]}"
+
+# --- the fast origin: nginx serving files laid out path-style /<bucket>/<key> --------------------
+mkdir -p "$TMP/origin/$BUCKET" "$TMP/origin-nginx/logs" "$TMP/proxy-nginx/logs" "$TMP/proxy-nginx/cache"
+head -c "$SMALL_SIZE" /dev/urandom >"$TMP/origin/$BUCKET/$SMALL_KEY"
+head -c "$LARGE_SIZE" /dev/urandom >"$TMP/origin/$BUCKET/$LARGE_KEY"
+
+# Workers must read a 0700 temp dir: as root, keep them root rather than nobody.
+USER_LINE=""
+if [ "$(id -u)" = 0 ]; then USER_LINE="user root;"; fi
+
+nginx_common() { # nginx_common <prefix dir>
+  cat <<EOF
+$USER_LINE
+daemon off;
+master_process on;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+nginx_http_common() { # nginx_http_common <prefix dir>
+  cat <<EOF
+  access_log off;
+  default_type application/octet-stream;
+  client_body_temp_path $1/client_body;
+  proxy_temp_path $1/proxy_temp;
+  fastcgi_temp_path $1/fastcgi_temp;
+  uwsgi_temp_path $1/uwsgi_temp;
+  scgi_temp_path $1/scgi_temp;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+EOF
+}
+
+{
+  nginx_common "$TMP/origin-nginx"
+  echo "http {"
+  nginx_http_common "$TMP/origin-nginx"
+  cat <<EOF
+  sendfile on;
+  tcp_nopush on;
+  server {
+    listen 127.0.0.1:$P_ORIGIN;
+    root $TMP/origin;
+  }
+}
+EOF
+} >"$TMP/origin-nginx/nginx.conf"
+
+# Anchors A and B live in a second nginx so the origin keeps its own worker.
+{
+  nginx_common "$TMP/proxy-nginx"
+  echo "http {"
+  nginx_http_common "$TMP/proxy-nginx"
+  cat <<EOF
+  upstream origin {
+    server 127.0.0.1:$P_ORIGIN;
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_cache_path $TMP/proxy-nginx/cache levels=1:2 keys_zone=bench:16m max_size=1g inactive=60m use_temp_path=off;
+  server {
+    listen 127.0.0.1:$P_NGINX_PASS;
+    location / { proxy_pass http://origin; }
+  }
+  server {
+    listen 127.0.0.1:$P_NGINX_CACHE;
+    location / {
+      proxy_pass http://origin;
+      proxy_cache bench;
+      proxy_cache_valid 200 60m;
+      add_header X-Cache-Status \$upstream_cache_status;
+    }
+  }
+}
+EOF
+} >"$TMP/proxy-nginx/nginx.conf"
+
+for which in origin-nginx proxy-nginx; do
+  if ! nginx -t -q -p "$TMP/$which" -e "$TMP/$which/logs/error.log" -c "$TMP/$which/nginx.conf" \
+    >"$TMP/$which-test.log" 2>&1; then
+    log "nginx rejected $which config:"
+    cat "$TMP/$which-test.log" >&2
+    exit 1
+  fi
+done
+start origin_nginx nginx -p "$TMP/origin-nginx" -e "$TMP/origin-nginx/logs/error.log" \
+  -c "$TMP/origin-nginx/nginx.conf"
+start proxy_nginx nginx -p "$TMP/proxy-nginx" -e "$TMP/proxy-nginx/logs/error.log" \
+  -c "$TMP/proxy-nginx/nginx.conf"
+start deno_pass env PORT="$P_DENO_PASS" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
+  deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_passthrough.ts"
+start deno_fixed env PORT="$P_DENO_FIXED" SIZE="$SMALL_SIZE" \
+  deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
+
+wait_http "http://127.0.0.1:$P_ORIGIN/" 10 "$PID_origin_nginx" || { log "origin nginx did not start"; cat "$TMP/origin-nginx/logs/error.log" >&2; exit 1; }
+wait_http "http://127.0.0.1:$P_NGINX_PASS/" 10 "$PID_proxy_nginx" || { log "proxy nginx did not start"; cat "$TMP/proxy-nginx/logs/error.log" >&2; exit 1; }
+wait_http "http://127.0.0.1:$P_DENO_PASS/" 30 "$PID_deno_pass" || { log "deno passthrough did not start"; cat "$TMP/deno_pass.log" >&2; exit 1; }
+wait_http "http://127.0.0.1:$P_DENO_FIXED/" 30 "$PID_deno_fixed" || { log "deno fixed did not start"; cat "$TMP/deno_fixed.log" >&2; exit 1; }
+
+# --- the gateway ---------------------------------------------------------------------------------
+GATEWAY_OK=0
+if [ "$SKIP_GATEWAY" != 1 ]; then
+  if [ ! -f "$ROOT/main.ts" ]; then
+    log "no main.ts yet: gateway rows skipped"
+  else
+    # The schema grows over time; try the fullest config first (no cache so every request is a miss,
+    # metrics off its default port), then fall back to the minimal one the CLI has always accepted.
+    gateway_config() { # gateway_config <variant>
+      cat <<EOF
+server: { address: "127.0.0.1", port: $P_GATEWAY }
+buckets:
+  - name: bench
+    path_prefix: /$BUCKET
+    s3: { bucket: $BUCKET, region: us-east-1, endpoint: "http://127.0.0.1:$P_ORIGIN", access_key: BENCH, secret_key: BENCH }
+EOF
+      if [ "$1" = full ]; then
+        cat <<EOF
+    cache: { enabled: false }
+cache: { enabled: false }
+metrics: { enabled: true, address: "127.0.0.1", port: $P_METRICS }
+EOF
+      fi
+      echo "logging: { level: warn, format: json }"
+    }
+    for variant in full minimal; do
+      gateway_config "$variant" >"$TMP/gateway-$variant.yaml"
+      # Access logs go to stdout; a bench must not measure a terminal.
+      setsid deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway-$variant.yaml" \
+        >/dev/null 2>"$TMP/gateway-$variant.log" </dev/null &
+      gw_pid=$!
+      PIDS+=("$gw_pid")
+      if wait_http "http://127.0.0.1:$P_GATEWAY/health" 60 "$gw_pid"; then
+        GATEWAY_OK=1
+        log "gateway up with the $variant config"
+        break
+      fi
+      log "gateway did not start with the $variant config:"
+      tail -5 "$TMP/gateway-$variant.log" >&2 || true
+      kill -TERM -- "-$gw_pid" 2>/dev/null || true
+      wait "$gw_pid" 2>/dev/null || true
+    done
+  fi
+fi
+
+# --- sanity: every target serves the real bytes --------------------------------------------------
+SMALL_PATH="/$BUCKET/$SMALL_KEY"
+LARGE_PATH="/$BUCKET/$LARGE_KEY"
+expect_body "http://127.0.0.1:$P_ORIGIN$SMALL_PATH" "$SMALL_SIZE"
+expect_body "http://127.0.0.1:$P_NGINX_PASS$SMALL_PATH" "$SMALL_SIZE"
+expect_body "http://127.0.0.1:$P_DENO_PASS$SMALL_PATH" "$SMALL_SIZE"
+expect_body "http://127.0.0.1:$P_DENO_PASS$LARGE_PATH" "$LARGE_SIZE"
+expect_body "http://127.0.0.1:$P_DENO_FIXED/" "$SMALL_SIZE"
+if [ "$GATEWAY_OK" = 1 ]; then
+  if ! expect_body "http://127.0.0.1:$P_GATEWAY$SMALL_PATH" "$SMALL_SIZE" ||
+    ! expect_body "http://127.0.0.1:$P_GATEWAY$LARGE_PATH" "$LARGE_SIZE"; then
+    curl -s -i "http://127.0.0.1:$P_GATEWAY$SMALL_PATH" | head -20 >&2 || true
+    log "gateway rows skipped: it does not serve the bench objects"
+    GATEWAY_OK=0
+  fi
+fi
+# Warm the proxy cache and prove the next request is a HIT.
+curl -s -o /dev/null "http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH"
+cache_status="$(curl -s -o /dev/null -D - "http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH" |
+  awk -F': ' 'tolower($1) == "x-cache-status" { gsub(/\r/, "", $2); print $2 }')"
+[ "$cache_status" = HIT ] || { log "nginx proxy_cache is not hitting (got '$cache_status')"; exit 1; }
+
+# --- load ----------------------------------------------------------------------------------------
+# to_ms <value-with-unit>: wrk prints latency as 123.45us / 1.23ms / 1.23s / 1.23m
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    else if (u == "h") n *= 3600000; else if (u != "ms") n = -1
+    printf "%.3f", n }'
+}
+# to_bytes <value-with-unit>: wrk's Transfer/sec uses binary multiples (B KB MB GB TB)
+to_bytes() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "KB") n *= 1024; else if (u == "MB") n *= 1048576
+    else if (u == "GB") n *= 1073741824; else if (u == "TB") n *= 1099511627776
+    printf "%.0f", n }'
+}
+
+RESULTS="$TMP/results.tsv" # name \t req/s \t p99 ms \t bytes/s \t errors
+: >"$RESULTS"
+run_wrk() { # run_wrk <name> <connections> <url>
+  local name="$1" conns="$2" url="$3" out rps p99 tps errs
+  log "wrk $name: -t$THREADS -c$conns -d${DURATION}s $url"
+  out="$(wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s --latency "$url" 2>&1)" || true
+  echo "$out" >"$TMP/wrk-$name.txt"
+  rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+  p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
+  tps="$(awk '/^Transfer\/sec:/ { print $2 }' <<<"$out")"
+  # Socket errors and non-2xx answers would inflate req/s: count them and show them.
+  errs="$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
+    /Socket errors:/ { for (i = 3; i <= NF; i += 2) { v = $(i + 1); gsub(/,/, "", v); n += v } }
+    END { print n + 0 }' <<<"$out")"
+  if [ -z "$rps" ]; then
+    log "wrk gave no result for $name:"
+    echo "$out" >&2
+    rps=0 p99="" tps=""
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(if [ -n "$p99" ]; then to_ms "$p99"; fi)" \
+    "$(if [ -n "$tps" ]; then to_bytes "$tps"; fi)" "$errs" >>"$RESULTS"
+}
+
+C="$CONNECTIONS"
+run_wrk "nginx proxy_cache hit" "$C" "http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH"
+run_wrk "deno fixed body" "$C" "http://127.0.0.1:$P_DENO_FIXED/"
+run_wrk "nginx passthrough" "$C" "http://127.0.0.1:$P_NGINX_PASS$SMALL_PATH"
+run_wrk "deno passthrough" "$C" "http://127.0.0.1:$P_DENO_PASS$SMALL_PATH"
+[ "$GATEWAY_OK" = 1 ] && run_wrk "gateway" "$C" "http://127.0.0.1:$P_GATEWAY$SMALL_PATH"
+S="$STREAM_CONNECTIONS"
+run_wrk "origin sendfile 50MiB" "$S" "http://127.0.0.1:$P_ORIGIN$LARGE_PATH"
+run_wrk "deno stream 50MiB" "$S" "http://127.0.0.1:$P_DENO_PASS$LARGE_PATH"
+[ "$GATEWAY_OK" = 1 ] && run_wrk "gateway stream 50MiB" "$S" "http://127.0.0.1:$P_GATEWAY$LARGE_PATH"
+
+# --- report --------------------------------------------------------------------------------------
+echo
+echo "Load comparison: wrk -t$THREADS, ${DURATION}s each, loopback, $(nproc 2>/dev/null || echo '?') CPUs"
+echo "1 KiB requests: -c$C    50 MiB streams: -c$S"
+echo
+awk -F'\t' '
+  function gib(b) { return b / 1073741824 }
+  BEGIN { printf "%-24s %12s %10s %12s %8s\n", "target", "req/s", "p99 ms", "GiB/s", "errors"
+          printf "%-24s %12s %10s %12s %8s\n", "------", "-----", "------", "-----", "------" }
+  { rps[$1] = $2; bps[$1] = $4
+    printf "%-24s %12.0f %10s %12.3f %8s\n", $1, $2, ($3 == "" ? "-" : sprintf("%.2f", $3)), gib($4), $5 }
+  END {
+    print ""
+    if ("gateway" in rps && rps["deno passthrough"] > 0)
+      printf "gateway / deno passthrough (1 KiB miss req/s): %.2fx  (target >= 0.90x)%s\n",
+        rps["gateway"] / rps["deno passthrough"], (rps["gateway"] / rps["deno passthrough"] >= 0.9 ? "" : "  BELOW TARGET")
+    if ("gateway" in rps && rps["nginx passthrough"] > 0)
+      printf "gateway / nginx passthrough (1 KiB miss req/s): %.2fx  (context)\n", rps["gateway"] / rps["nginx passthrough"]
+    if ("gateway stream 50MiB" in bps && bps["deno stream 50MiB"] > 0)
+      printf "gateway / deno stream (50 MiB bytes/s):        %.2fx  (target >= 0.95x)%s\n",
+        bps["gateway stream 50MiB"] / bps["deno stream 50MiB"],
+        (bps["gateway stream 50MiB"] / bps["deno stream 50MiB"] >= 0.95 ? "" : "  BELOW TARGET")
+    if (bps["origin sendfile 50MiB"] > 0)
+      printf "deno stream / origin sendfile (50 MiB):        %.2fx  (context)\n",
+        bps["deno stream 50MiB"] / bps["origin sendfile 50MiB"]
+    if (rps["deno fixed body"] > 0)
+      printf "deno passthrough / deno fixed (1 KiB):         %.2fx  (context: cost of the upstream fetch)\n",
+        rps["deno passthrough"] / rps["deno fixed body"]
+    if (!("gateway" in rps)) print "gateway: not measured (see messages above)"
+  }' "$RESULTS"

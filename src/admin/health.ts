@@ -1,0 +1,91 @@
+// Owns /health (liveness) and /ready (each bucket probed with a signed HEAD, cached briefly).
+
+import type { BucketRuntime } from "../proxy/bucket_runtime.ts";
+import type { ProbeResult } from "../origin/origin.ts";
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+/** `{"status":"healthy","uptime_seconds":n,"version":"x"}`: the process is up and serving. */
+export function healthResponse(startedAtMs: number, version: string): Response {
+  const body = {
+    status: "healthy",
+    uptime_seconds: Math.floor((Date.now() - startedAtMs) / 1000),
+    version,
+  };
+  return new Response(JSON.stringify(body), { headers: JSON_HEADERS });
+}
+
+export interface ReadinessOptions {
+  /** How long one round of probes answers /ready before the buckets are probed again. */
+  cacheMs?: number;
+  /** How long one probe may take before the bucket counts as unreachable. */
+  probeTimeoutMs?: number;
+}
+
+interface ReadinessReport {
+  ready: boolean;
+  body: string;
+  at: number;
+}
+
+/**
+ * Probes every bucket at most once per `cacheMs`, however often /ready is polled, and lets
+ * concurrent callers share the probe round in flight: a load balancer polling every second must
+ * not turn into a HEAD per bucket per poll.
+ */
+export class ReadinessChecker {
+  readonly #buckets: readonly BucketRuntime[];
+  readonly #cacheMs: number;
+  readonly #probeTimeoutMs: number;
+  #last: ReadinessReport | undefined;
+  #inFlight: Promise<ReadinessReport> | undefined;
+
+  constructor(buckets: readonly BucketRuntime[], options: ReadinessOptions = {}) {
+    this.#buckets = buckets;
+    this.#cacheMs = options.cacheMs ?? 5000;
+    this.#probeTimeoutMs = options.probeTimeoutMs ?? 2000;
+  }
+
+  async response(): Promise<Response> {
+    const report = await this.#report();
+    return new Response(report.body, { status: report.ready ? 200 : 503, headers: JSON_HEADERS });
+  }
+
+  #report(): Promise<ReadinessReport> {
+    if (this.#last !== undefined && Date.now() - this.#last.at < this.#cacheMs) {
+      return Promise.resolve(this.#last);
+    }
+    this.#inFlight ??= this.#probeAll().then((report) => {
+      this.#last = report;
+      return report;
+    }).finally(() => this.#inFlight = undefined);
+    return this.#inFlight;
+  }
+
+  async #probeAll(): Promise<ReadinessReport> {
+    const results = await Promise.all(this.#buckets.map((bucket) => this.#probe(bucket)));
+    const backends: Record<string, unknown> = {};
+    let ready = true;
+    this.#buckets.forEach((bucket, i) => {
+      const result = results[i]!;
+      if (!result.healthy) ready = false;
+      backends[bucket.name] = {
+        status: result.healthy ? "ready" : "unavailable",
+        replicas: { default: result.healthy ? "healthy" : "unhealthy" },
+        latency_ms: Math.round(result.latencyMs * 10) / 10,
+        ...(result.detail === undefined ? {} : { detail: result.detail }),
+      };
+    });
+    const checkedAt = Date.now();
+    const body = JSON.stringify({
+      status: ready ? "ready" : "unavailable",
+      checked_at: new Date(checkedAt).toISOString(),
+      backends,
+    });
+    return { ready, body, at: checkedAt };
+  }
+
+  #probe(bucket: BucketRuntime): Promise<ProbeResult> {
+    return bucket.origin.probe(AbortSignal.timeout(this.#probeTimeoutMs));
+  }
+}

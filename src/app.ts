@@ -1,0 +1,175 @@
+// Owns createApp: the composition root that builds a config generation and handles each request.
+
+import { ReadinessChecker, type ReadinessOptions } from "./admin/health.ts";
+import { healthResponse } from "./admin/health.ts";
+import type { Config } from "./config/types.ts";
+import { errorResponse, toProxyError } from "./http/problem.ts";
+import { describeError, type Logger } from "./observe/log.ts";
+import { S3Origin } from "./origin/s3_origin.ts";
+import {
+  ALLOWED_METHODS,
+  checkMethod,
+  parseRequestTarget,
+  resolveRequestId,
+} from "./proxy/accept.ts";
+import type { BucketRuntime } from "./proxy/bucket_runtime.ts";
+import type { RequestContext } from "./proxy/context.ts";
+import { handleObject } from "./proxy/handle_object.ts";
+import { BucketRouter } from "./routing/bucket_router.ts";
+import { VERSION } from "./version.ts";
+
+export interface AppDeps {
+  logger: Logger;
+  /** The fetch used for S3; tests may inject one. */
+  fetch?: typeof fetch;
+  readiness?: ReadinessOptions;
+}
+
+/** What the server knows about the connection (Deno.ServeHandlerInfo fits). */
+export interface ClientInfo {
+  remoteAddr: Deno.Addr;
+  /** Settles when the response has been delivered (rejects if the client went away). */
+  completed?: Promise<void>;
+}
+
+export interface App {
+  handle(request: Request, info: ClientInfo): Promise<Response>;
+  /** Requests whose response has not been fully delivered yet. */
+  readonly inFlight: number;
+}
+
+/** Everything built from one config: swapped as a whole on reload (issue: operations). */
+interface Generation {
+  config: Config;
+  router: BucketRouter<BucketRuntime>;
+  readiness: ReadinessChecker;
+}
+
+function buildGeneration(config: Config, deps: AppDeps): Generation {
+  const buckets: BucketRuntime[] = config.buckets.map((bucket) => ({
+    name: bucket.name,
+    pathPrefix: bucket.pathPrefix,
+    config: bucket,
+    origin: new S3Origin({ bucketName: bucket.name, s3: bucket.s3, fetch: deps.fetch }),
+  }));
+  return {
+    config,
+    router: new BucketRouter(buckets),
+    readiness: new ReadinessChecker(buckets, deps.readiness),
+  };
+}
+
+/** Status logged when the client went away before the response could be sent (nginx's 499). */
+const CLIENT_CLOSED = 499;
+
+/** Builds the request handler for a validated config. Throws only on programming errors. */
+export function createApp(config: Config, deps: AppDeps): App {
+  const generation = buildGeneration(config, deps);
+  const logger = deps.logger;
+  const startedAtMs = Date.now();
+  let inFlight = 0;
+
+  function logAccess(
+    ctx: { requestId: string; clientIp: string; method: string; path: string; bucket?: string },
+    response: Response,
+    startedAt: number,
+    code: string | undefined,
+    completed: Promise<void> | undefined,
+    signal: AbortSignal,
+  ): void {
+    const write = (interrupted: boolean) => {
+      inFlight--;
+      if (!logger.enabled("info")) return;
+      const length = response.headers.get("content-length");
+      logger.info("request", {
+        request_id: ctx.requestId,
+        client_ip: ctx.clientIp,
+        method: ctx.method,
+        path: ctx.path,
+        bucket: ctx.bucket,
+        status: response.status,
+        bytes: interrupted || length === null ? null : Number(length),
+        duration_ms: Math.round((performance.now() - startedAt) * 1000) / 1000,
+        code,
+        interrupted: interrupted || undefined,
+      });
+    };
+    // With deno.json's "no-legacy-abort", request.signal aborts only when the client went away
+    // before the response was fully delivered, which is exactly "interrupted".
+    if (completed === undefined) write(signal.aborted);
+    else completed.then(() => write(signal.aborted), () => write(true));
+  }
+
+  async function handle(request: Request, info: ClientInfo): Promise<Response> {
+    const startedAt = performance.now();
+    inFlight++;
+    const method = request.method;
+    const requestId = resolveRequestId(request.headers);
+    const clientIp = hostOf(info.remoteAddr);
+    const logged = { requestId, clientIp, method, path: "", bucket: undefined as string | undefined };
+    let response: Response;
+    let code: string | undefined;
+    try {
+      checkMethod(method);
+      const target = parseRequestTarget(request.url);
+      logged.path = target.path;
+      if (target.path === "/health") {
+        response = healthResponse(startedAtMs, VERSION);
+      } else if (target.path === "/ready") {
+        response = await generation.readiness.response();
+      } else if (method === "OPTIONS") {
+        // CORS per bucket lands with the protection issue; until then a plain Allow answer.
+        response = new Response(null, { status: 204, headers: { allow: ALLOWED_METHODS } });
+      } else {
+        const ctx: RequestContext = {
+          request,
+          method,
+          requestId,
+          clientIp,
+          startedAt,
+          deadline: Date.now() + generation.config.server.requestTimeout * 1000,
+          path: target.path,
+          rawQuery: target.rawQuery,
+          bucket: undefined,
+          key: "",
+        };
+        try {
+          response = await handleObject(ctx, generation.router);
+        } finally {
+          logged.bucket = ctx.bucket?.name;
+        }
+      }
+      if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", requestId);
+    } catch (thrown) {
+      if (request.signal.aborted) {
+        code = "client_closed";
+        response = new Response(null, { status: CLIENT_CLOSED });
+      } else {
+        const error = toProxyError(thrown);
+        code = error.code;
+        if (error.code === "internal" || error.source === "origin") {
+          logger.warn("request failed", {
+            request_id: requestId,
+            code: error.code,
+            message: error.message,
+            cause: error.cause === undefined ? undefined : describeError(error.cause),
+          });
+        }
+        response = errorResponse(error, { requestId, method });
+      }
+    }
+    logAccess(logged, response, startedAt, code, info.completed, request.signal);
+    return response;
+  }
+
+  return {
+    handle,
+    get inFlight() {
+      return inFlight;
+    },
+  };
+}
+
+function hostOf(addr: Deno.Addr): string {
+  return "hostname" in addr ? addr.hostname : "unix";
+}

@@ -1,0 +1,60 @@
+// Owns argv parsing and dispatch to the subcommands, and the CLI's exit codes (0 ok, 1 runtime, 2 usage/config).
+
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { VERSION } from "../version.ts";
+import { runServe } from "./serve.ts";
+import { type CommandIO, runValidateConfig } from "./validate_config.ts";
+
+/** The process's own streams; tests pass their own CommandIO instead. */
+export const STANDARD_IO: CommandIO = {
+  stdout: (text) => console.log(text),
+  stderr: (text) => console.error(text),
+};
+
+/** Parses argv (without the program name), runs one subcommand and returns its exit code. */
+export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promise<number> {
+  let exitCode = 0;
+  const program = new Command()
+    .name("yatagarasu")
+    .description("A read-only S3 gateway: routes paths to buckets, signs, streams.")
+    .version(VERSION, "-V, --version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text.trimEnd()),
+      writeErr: (text) => io.stderr(text.trimEnd()),
+    })
+    .showHelpAfterError("(run `yatagarasu --help` for usage)");
+
+  program.command("serve")
+    .description("Run the gateway (validates the config first).")
+    .requiredOption("-c, --config <file>", "config file", "config.yaml")
+    .action(async (options) => {
+      exitCode = await runServe({ config: options.config }, io);
+    });
+
+  program.command("validate-config")
+    .description("Check a config file; exit 0 when valid, 2 when not.")
+    .argument("[file]", "config file", "config.yaml")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["text", "json"] as const)
+        .default("text" as const),
+    )
+    .action(async (file, options) => {
+      exitCode = await runValidateConfig(file, { format: options.format }, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    throw error;
+  }
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 2;
+  }
+  return exitCode;
+}

@@ -1,0 +1,75 @@
+// Owns the `serve` subcommand: validate the config, start the gateway, drain on SIGTERM/SIGINT.
+
+import { createApp } from "../app.ts";
+import { formatIssue, loadConfigFile } from "../config/load.ts";
+import { Logger } from "../observe/log.ts";
+import { startServer } from "../server.ts";
+import { VERSION } from "../version.ts";
+import type { CommandIO } from "./validate_config.ts";
+
+export interface ServeOptions {
+  config: string;
+}
+
+const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+/** Runs until SIGTERM/SIGINT; returns the exit code (0 after a drain, 2 for a bad config). */
+export async function runServe(options: ServeOptions, io: CommandIO): Promise<number> {
+  const result = await loadConfigFile(options.config);
+  for (const warning of result.warnings) {
+    io.stderr(`warning: ${formatIssue(options.config, warning)}`);
+  }
+  if (!result.ok) {
+    for (const error of result.errors) io.stderr(formatIssue(options.config, error));
+    io.stderr(
+      `${result.errors.length} error${
+        result.errors.length === 1 ? "" : "s"
+      } in ${options.config}; the gateway did not start. Run \`yatagarasu validate-config ${options.config}\` after fixing them.`,
+    );
+    return 2;
+  }
+  const config = result.config;
+  const logger = new Logger({ level: config.logging.level, format: config.logging.format });
+  const app = createApp(config, { logger });
+  let server;
+  try {
+    server = await startServer(app, {
+      hostname: config.server.address,
+      port: config.server.port,
+      logger,
+    });
+  } catch (error) {
+    io.stderr(
+      `Cannot listen on ${config.server.address}:${config.server.port}: ${
+        error instanceof Error ? error.message : String(error)
+      }. Change server.address/server.port or stop the process using it.`,
+    );
+    await logger.flush();
+    return 1;
+  }
+  logger.info("listening", {
+    address: server.addr.hostname,
+    port: server.addr.port,
+    version: VERSION,
+    buckets: config.buckets.map((b) => `${b.name} -> ${b.pathPrefix}`),
+  });
+
+  const signal = await new Promise<string>((resolve) => {
+    for (const name of SHUTDOWN_SIGNALS) Deno.addSignalListener(name, () => resolve(name));
+  });
+  logger.info("shutting down", {
+    signal,
+    in_flight: app.inFlight,
+    shutdown_timeout_seconds: config.server.shutdownTimeout,
+  });
+  const drained = await server.drain(config.server.shutdownTimeout);
+  if (drained.completed) logger.info("stopped", { drained: true });
+  else {
+    logger.warn("stopped with requests still in flight", {
+      cut_off: drained.cutOff,
+      shutdown_timeout_seconds: config.server.shutdownTimeout,
+    });
+  }
+  await logger.flush();
+  return 0;
+}

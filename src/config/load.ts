@@ -1,0 +1,679 @@
+// Owns loading a config: YAML with positions, ${VAR} substitution in values, schema and cross-field
+// checks, and issues that carry the path and line of the offending node.
+
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Document } from "yaml";
+import {
+  configSchema,
+  describeValue,
+  IGNORED_KEYS,
+  isSecretKey,
+  normalizePathPrefix,
+  NOT_YET_SUPPORTED,
+  pathPrefixProblem,
+  SECTION_KEYS,
+} from "./schema.ts";
+import type { Config } from "./types.ts";
+
+export interface ConfigIssue {
+  /** "buckets[1].s3.region", or "" for the root / the file as a whole. */
+  path: string;
+  /** 1-based line of the offending node, when known. */
+  line?: number;
+  /** 1-based column of the offending node, when known. */
+  column?: number;
+  message: string;
+}
+
+export type ConfigResult =
+  | { ok: true; config: Config; warnings: ConfigIssue[] }
+  | { ok: false; errors: ConfigIssue[]; warnings: ConfigIssue[] };
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Parses and validates config text; `env` supplies ${VAR} values (default: the process
+ * environment). Never throws: every problem, including YAML syntax, is a ConfigIssue.
+ */
+export function parseConfig(
+  text: string,
+  options: { env?: Env; source?: string } = {},
+): ConfigResult {
+  const lookup = options.env ? (name: string) => options.env?.[name] : processEnv;
+  try {
+    return new Loader(text, lookup, options.source ?? "the config").run();
+  } catch (error) {
+    // The contract is "never throws"; a crash here is our bug, so say so instead of hiding it.
+    return {
+      ok: false,
+      errors: [{
+        path: "",
+        message: `internal error while validating the config (please report this bug): ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      }],
+      warnings: [],
+    };
+  }
+}
+
+/**
+ * Reads the file; a missing/unreadable file is a ConfigIssue (path "", message naming the file and
+ * the OS error), not a throw.
+ */
+export async function loadConfigFile(
+  path: string,
+  options: { env?: Env } = {},
+): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return {
+      ok: false,
+      errors: [{ path: "", message: `cannot read config file ${JSON.stringify(path)}: ${reason}` }],
+      warnings: [],
+    };
+  }
+  return parseConfig(text, { ...options, source: path });
+}
+
+/** "config.yaml:12:5 buckets[1].s3.region: <message>" — the one formatting used by validate-config and serve. */
+export function formatIssue(file: string, issue: ConfigIssue): string {
+  let where = file;
+  if (issue.line !== undefined) {
+    where += `:${issue.line}`;
+    if (issue.column !== undefined) where += `:${issue.column}`;
+  }
+  return issue.path === "" ? `${where} ${issue.message}` : `${where} ${issue.path}: ${issue.message}`;
+}
+
+// ---- internals ------------------------------------------------------------------------------
+
+type Segment = string | number;
+type Lookup = (name: string) => string | undefined;
+interface Position {
+  line: number;
+  column: number;
+}
+/**
+ * An issue plus what #result needs to drop noise: its path as segments, whether it reports a key
+ * as a whole (unknown / not supported: nothing at or below it matters), and whether it is a
+ * "missing key" error (dropped when a misspelt sibling key was already pointed at it).
+ */
+type Issue = ConfigIssue & { segments?: Segment[]; whole?: boolean; missing?: boolean };
+
+interface NodeInfo {
+  /** Where the key that introduced this value is (absent for list elements and the root). */
+  key?: Position;
+  /** Where the value itself is. */
+  value: Position;
+  /** Variables substituted into this scalar, for messages about the result. */
+  vars?: string[];
+}
+
+/**
+ * Reads the process environment one name at a time: with `--allow-env=NAME,...` a full
+ * Deno.env.toObject() would be denied while the names the config uses are readable.
+ */
+function processEnv(name: string): string | undefined {
+  return Deno.env.get(name);
+}
+
+/** Every alias expansion costs one unit; bounds "billion laughs" documents. */
+const NODE_BUDGET = 100_000;
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+class Loader {
+  readonly #text: string;
+  readonly #lookup: Lookup;
+  readonly #source: string;
+  readonly #lines = new LineCounter();
+  readonly #nodes = new Map<string, NodeInfo>();
+  readonly #errors: Issue[] = [];
+  readonly #warnings: Issue[] = [];
+  /** Paths whose value already has an error (a failed substitution): no second error for them. */
+  readonly #poisoned = new Set<string>();
+  /** Paths reported as a whole (unknown or not-yet-supported keys): nothing at or below them is reported. */
+  readonly #reported = new Set<string>();
+  /** Keys that a "did you mean" hint named: their "missing required key" error would repeat it. */
+  readonly #suggested = new Set<string>();
+  #budget = NODE_BUDGET;
+  #doc: Document.Parsed | undefined;
+
+  constructor(text: string, lookup: Lookup, source: string) {
+    this.#text = text;
+    this.#lookup = lookup;
+    this.#source = source;
+  }
+
+  run(): ConfigResult {
+    const doc = parseDocument(this.#text, {
+      lineCounter: this.#lines,
+      // Duplicates are reported by #toValue with the key path and both lines.
+      uniqueKeys: false,
+      // Pretty errors quote the source line, which may hold a secret.
+      prettyErrors: false,
+    });
+    this.#doc = doc;
+    // Only the first syntax error is reported: the parser's later errors are nearly always
+    // consequences of the first (one unquoted `{` yields dozens), and would bury it.
+    const [syntax, ...cascade] = doc.errors;
+    if (syntax) {
+      const at = this.#at(syntax.pos[0]);
+      let message = syntax.code === "MULTIPLE_DOCS"
+        ? "the file holds more than one YAML document (a `---` line); a config is one document"
+        : `YAML syntax error: ${syntax.message}`;
+      const lineText = this.#text.split(/\r?\n/)[(at.line ?? 1) - 1] ?? "";
+      if (/\$\{/.test(lineText) && /[{[]/.test(lineText.replace(/\$\{[^}]*\}/g, ""))) {
+        message += ' (inside { } or [ ], quote a ${VAR} reference: "${VAR}")';
+      }
+      if (cascade.length > 0) {
+        message += ` (${cascade.length} more YAML error${cascade.length === 1 ? "" : "s"} follow, ` +
+          "most likely caused by this one)";
+      }
+      this.#errors.push({ path: "", ...at, message });
+    }
+    for (const warning of doc.warnings) {
+      this.#warnings.push({ path: "", ...this.#at(warning.pos[0]), message: warning.message });
+    }
+    // After a syntax error the tree is a guess; checking it would only add misleading issues.
+    if (this.#errors.length > 0) return this.#result(undefined);
+
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+      this.#errors.push({
+        path: "",
+        message: `${this.#source} is empty; it needs at least a \`buckets:\` list (see config.example.yaml)`,
+      });
+      return this.#result(undefined);
+    }
+    const root = this.#toValue(doc.contents, [], undefined, new Set());
+    if (!isPlainObject(root)) {
+      this.#errors.push({
+        path: "",
+        ...this.#positionOf([]),
+        message: `expected a mapping with server, buckets and logging at the top level, got ${
+          describeValue(root)
+        }`,
+      });
+      return this.#result(undefined);
+    }
+
+    this.#applyKeyTables(root);
+    const parsed = configSchema.safeParse(root);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) this.#addSchemaIssue(root, issue);
+    }
+    this.#checkBuckets(root);
+    return this.#result(parsed.success ? parsed.data : undefined);
+  }
+
+  #result(config: Config | undefined): ConfigResult {
+    const relevant = ({ segments, whole, missing }: Issue) => {
+      if (!segments) return true;
+      if (missing && this.#suggested.has(key(segments))) return false;
+      const end = whole ? segments.length : segments.length + 1;
+      for (let length = 0; length < end; length++) {
+        if (this.#reported.has(key(segments.slice(0, length)))) return false;
+      }
+      return true;
+    };
+    const clean = (issues: Issue[]) =>
+      sortIssues(issues.filter(relevant).map(({ path, line, column, message }) => {
+        const out: ConfigIssue = { path, message };
+        if (line !== undefined) out.line = line;
+        if (column !== undefined) out.column = column;
+        return out;
+      }));
+    const errors = clean(this.#errors);
+    const warnings = clean(this.#warnings);
+    if (errors.length === 0 && config) return { ok: true, config, warnings };
+    if (errors.length === 0) {
+      // Unreachable if the schema and the mapping agree; never report "invalid" with no reason.
+      errors.push({ path: "", message: "internal error: the config was rejected without a reason" });
+    }
+    return { ok: false, errors, warnings };
+  }
+
+  #at(offset: number | undefined): Partial<Position> {
+    if (offset === undefined) return {};
+    const { line, col } = this.#lines.linePos(offset);
+    return { line, column: col };
+  }
+
+  #pos(node: { range?: [number, number, number] | null } | null | undefined): Position | undefined {
+    const offset = node?.range?.[0];
+    if (offset === undefined) return undefined;
+    const { line, col } = this.#lines.linePos(offset);
+    return { line, column: col };
+  }
+
+  /** The node at `segments`, or the nearest ancestor that exists. */
+  #positionOf(segments: Segment[], prefer: "key" | "value" = "value"): Partial<Position> {
+    for (let length = segments.length; length >= 0; length--) {
+      const info = this.#nodes.get(key(segments.slice(0, length)));
+      if (!info) continue;
+      const position = prefer === "key" ? info.key ?? info.value : info.value;
+      return { ...position };
+    }
+    return {};
+  }
+
+  #error(
+    segments: Segment[],
+    message: string,
+    options: { prefer?: "key" | "value"; whole?: boolean; missing?: boolean } = {},
+  ) {
+    const { prefer = "value", ...flags } = options;
+    this.#errors.push({
+      path: formatPath(segments),
+      ...this.#positionOf(segments, prefer),
+      message,
+      segments,
+      ...flags,
+    });
+  }
+
+  /** Converts the YAML AST to plain values, substituting ${VAR} in scalar values and recording positions. */
+  #toValue(node: unknown, segments: Segment[], keyPos: Position | undefined, active: Set<unknown>): unknown {
+    if (--this.#budget < 0) {
+      if (this.#budget === -1) {
+        this.#error(segments, `the document expands to more than ${NODE_BUDGET} nodes (aliases?)`);
+      }
+      return null;
+    }
+    const here = this.#pos(node as { range?: [number, number, number] }) ?? keyPos ?? { line: 1, column: 1 };
+    const info: NodeInfo = { value: here };
+    if (keyPos) info.key = keyPos;
+    this.#nodes.set(key(segments), info);
+
+    if (node === null || node === undefined) return null;
+    if (isAlias(node)) {
+      const target = this.#doc ? node.resolve(this.#doc) : undefined;
+      if (!target) {
+        this.#error(segments, `unknown alias *${node.source}; define it first with &${node.source}`);
+        this.#poisoned.add(key(segments));
+        return null;
+      }
+      if (active.has(target)) {
+        this.#error(segments, `alias *${node.source} refers to a node that contains it`);
+        this.#poisoned.add(key(segments));
+        return null;
+      }
+      const value = this.#toValue(target, segments, keyPos, active);
+      // Point at the alias (the line the user wrote for this path), not at the anchor.
+      this.#nodes.set(key(segments), { ...info, ...this.#nodes.get(key(segments)), value: here });
+      return value;
+    }
+    if (isScalar(node)) {
+      // An empty value (`key:`) has a range at the next line; the key is the useful place.
+      if (node.value === null && node.source === "" && keyPos) info.value = keyPos;
+      if (typeof node.value !== "string") return node.value;
+      return this.#substitute(node.value, node.type === "PLAIN", segments, info);
+    }
+    if (isMap(node)) {
+      active.add(node);
+      const out: Record<string, unknown> = {};
+      const seen = new Map<string, Position>();
+      for (const pair of node.items) {
+        const keyNode = pair.key;
+        const position = this.#pos(keyNode as { range?: [number, number, number] }) ?? here;
+        let name: string;
+        if (isScalar(keyNode) && keyNode.value !== null && typeof keyNode.value !== "object") {
+          // Keys are never substituted: ${...} in a key stays literal (and is then an unknown key).
+          name = String(keyNode.value);
+        } else {
+          this.#errors.push({
+            path: formatPath(segments),
+            ...position,
+            message: "keys must be plain names like `port`; this key is empty or a list/mapping",
+          });
+          continue;
+        }
+        const first = seen.get(name);
+        if (first) {
+          this.#errors.push({
+            path: formatPath([...segments, name]),
+            ...position,
+            message: `duplicate key \`${name}\` (first set on line ${first.line}); remove one of them`,
+          });
+          continue;
+        }
+        seen.set(name, position);
+        define(out, name, this.#toValue(pair.value, [...segments, name], position, active));
+      }
+      active.delete(node);
+      return out;
+    }
+    if (isSeq(node)) {
+      active.add(node);
+      const out = node.items.map((item, index) =>
+        this.#toValue(item, [...segments, index], undefined, active)
+      );
+      active.delete(node);
+      return out;
+    }
+    return null;
+  }
+
+  /**
+   * Substitutes ${VAR} / ${VAR:-default} ("default" when VAR is unset or empty, as in the shell)
+   * and $${ (a literal "${"). A substituted plain scalar is read again as a YAML scalar, so
+   * `port: ${PORT:-8080}` is a number; quoted and block scalars stay strings.
+   */
+  #substitute(text: string, plain: boolean, segments: Segment[], info: NodeInfo): unknown {
+    if (!text.includes("$")) return text;
+    const secret = isSecretKey(String(segments.at(-1) ?? ""));
+    const vars: string[] = [];
+    let failed = false;
+    const result = text.replace(/\$\$\{|\$\{([^}]*)(\})?/g, (match, body?: string, close?: string) => {
+      if (match === "$${") return "${";
+      const reference = /^([^:]*)(?::-([\s\S]*))?$/.exec(body ?? "");
+      const name = reference?.[1] ?? "";
+      if (close === undefined || !VAR_NAME.test(name)) {
+        failed = true;
+        const shown = secret ? "" : ` ${JSON.stringify(match)}`;
+        this.#error(
+          segments,
+          close === undefined
+            ? `unterminated environment variable reference${shown}: close it with "}" or write $\${ for a literal \${`
+            : `invalid environment variable reference${shown}: write \${NAME} or \${NAME:-default}, ` +
+              `NAME being letters, digits and _ not starting with a digit (or $\${ for a literal \${)`,
+        );
+        return "";
+      }
+      vars.push(name);
+      let value: string | undefined;
+      try {
+        value = this.#lookup(name);
+      } catch (error) {
+        failed = true;
+        this.#error(
+          segments,
+          `cannot read environment variable ${name}: ${error instanceof Error ? error.message : error}`,
+        );
+        return "";
+      }
+      const fallback = reference?.[2];
+      if (fallback !== undefined && (value === undefined || value === "")) return fallback;
+      if (value === undefined) {
+        failed = true;
+        this.#error(
+          segments,
+          `environment variable ${name} is not set (use \${${name}:-default} to give a default)`,
+        );
+        return "";
+      }
+      return value;
+    });
+    if (failed) {
+      this.#poisoned.add(key(segments));
+      return result;
+    }
+    if (vars.length === 0) return result;
+    info.vars = vars;
+    return plain ? readPlainScalar(result) : result;
+  }
+
+  /** Rejects not-yet-supported keys, warns about ignored ones, and removes both before the schema. */
+  #applyKeyTables(root: Record<string, unknown>) {
+    for (const row of NOT_YET_SUPPORTED) {
+      for (const hit of findPaths(root, row.path)) {
+        if (row.when && !row.when(hit.value)) continue;
+        const name = String(hit.segments.at(-1));
+        const label = row.label ?? `\`${name}\``;
+        const fix = row.fix ?? "remove it for now";
+        this.#error(
+          hit.segments,
+          `${label} is not supported yet (it lands with ${row.feature}); ${fix}`,
+          { prefer: "key", whole: true },
+        );
+        this.#reported.add(key(hit.segments));
+        delete hit.parent[name];
+      }
+    }
+    for (const row of IGNORED_KEYS) {
+      for (const hit of findPaths(root, row.path)) {
+        const name = String(hit.segments.at(-1));
+        this.#warnings.push({
+          path: formatPath(hit.segments),
+          ...this.#positionOf(hit.segments, "key"),
+          message: `\`${name}\` is ignored: ${row.reason}; you can remove it`,
+          segments: hit.segments,
+          whole: true,
+        });
+        this.#reported.add(key(hit.segments));
+        delete hit.parent[name];
+      }
+    }
+  }
+
+  #addSchemaIssue(
+    root: Record<string, unknown>,
+    issue: { code?: string; path: PropertyKey[]; message: string; keys?: string[] },
+  ) {
+    const segments = issue.path.map((part) => (typeof part === "number" ? part : String(part)));
+    // A value whose substitution failed was already reported; its stand-in "" proves nothing.
+    if (segments.some((_, length) => this.#poisoned.has(key(segments.slice(0, length + 1))))) return;
+    if (issue.code === "unrecognized_keys" && issue.keys) {
+      for (const name of issue.keys) {
+        const at = [...segments, name];
+        const { message, suggestion } = unknownKey(name, segments);
+        this.#error(at, message, { prefer: "key", whole: true });
+        this.#reported.add(key(at));
+        if (suggestion !== undefined) this.#suggested.add(key([...segments, suggestion]));
+      }
+      return;
+    }
+    const parent = valueAt(root, segments.slice(0, -1));
+    const last = segments.at(-1);
+    if (typeof last === "string" && isPlainObject(parent) && !Object.hasOwn(parent, last)) {
+      const where = segments.length === 1
+        ? "at the top level"
+        : `under \`${formatPath(segments.slice(0, -1))}\``;
+      this.#error(segments, `missing required key \`${last}\`; add \`${last}: ...\` ${where}`, {
+        prefer: "key",
+        missing: true,
+      });
+      return;
+    }
+    const info = this.#nodes.get(key(segments));
+    const from = info?.vars?.length
+      ? ` (the value came from ${info.vars.map((name) => `\${${name}}`).join(", ")})`
+      : "";
+    this.#error(segments, issue.message + from);
+  }
+
+  /** Cross-field rules: bucket names unique, path prefixes unique after normalisation. */
+  #checkBuckets(root: Record<string, unknown>) {
+    const buckets = root.buckets;
+    if (!Array.isArray(buckets)) return;
+    const names = new Map<string, number>();
+    const prefixes = new Map<string, number>();
+    buckets.forEach((bucket, index) => {
+      if (!isPlainObject(bucket)) return;
+      const name = bucket.name;
+      if (typeof name === "string" && name.trim() !== "") {
+        const first = names.get(name);
+        if (first === undefined) {
+          names.set(name, index);
+        } else {
+          this.#error(
+            ["buckets", index, "name"],
+            `duplicate bucket name ${JSON.stringify(name)} (buckets[${first}]${
+              this.#onLine(["buckets", first, "name"])
+            } uses it too); bucket names must be unique`,
+          );
+        }
+      }
+      const prefix = bucket.path_prefix;
+      if (typeof prefix === "string" && pathPrefixProblem(prefix) === undefined) {
+        const normal = normalizePathPrefix(prefix);
+        const first = prefixes.get(normal);
+        if (first === undefined) {
+          prefixes.set(normal, index);
+        } else {
+          this.#error(
+            ["buckets", index, "path_prefix"],
+            `${JSON.stringify(prefix)} routes the same paths as buckets[${first}].path_prefix${
+              this.#onLine(["buckets", first, "path_prefix"])
+            }; each bucket needs its own prefix`,
+          );
+        }
+      }
+    });
+  }
+
+  #onLine(segments: Segment[]): string {
+    const line = this.#nodes.get(key(segments))?.value.line;
+    return line === undefined ? "" : ` on line ${line}`;
+  }
+}
+
+/** The "did you mean" / "allowed keys" message for an unknown key in the mapping at `parent`. */
+function unknownKey(name: string, parent: Segment[]): { message: string; suggestion?: string } {
+  if (name === "<<") {
+    // The yaml 1.2 core schema has no merge keys, so `<<: *defaults` arrives as a plain key.
+    return { message: "YAML merge keys (`<<`) are not supported; write the keys out in full" };
+  }
+  const pattern = patternOf(parent);
+  const supported = SECTION_KEYS[pattern] ?? [];
+  const gated = [...NOT_YET_SUPPORTED, ...IGNORED_KEYS]
+    .filter((row) => row.path.slice(0, row.path.lastIndexOf(".") + 1) === (pattern ? `${pattern}.` : ""))
+    .map((row) => row.path.slice(row.path.lastIndexOf(".") + 1));
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of [...supported, ...gated]) {
+    const distance = editDistance(name.toLowerCase(), candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  if (best !== undefined) {
+    return { message: `unknown key \`${name}\`; did you mean \`${best}\`?`, suggestion: best };
+  }
+  const allowed = supported.map((candidate) => `\`${candidate}\``).join(", ");
+  return { message: `unknown key \`${name}\`; the keys allowed here are ${allowed}` };
+}
+
+/** Levenshtein distance (small strings only: config keys). */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + cost,
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** Reads a substituted plain scalar as the YAML 1.2 core schema would. */
+export function readPlainScalar(text: string): unknown {
+  if (/^(?:~|null|Null|NULL)?$/.test(text)) return null;
+  if (/^(?:true|True|TRUE)$/.test(text)) return true;
+  if (/^(?:false|False|FALSE)$/.test(text)) return false;
+  if (/^[-+]?[0-9]+$/.test(text)) return Number.parseInt(text, 10);
+  if (/^0o[0-7]+$/.test(text)) return Number.parseInt(text.slice(2), 8);
+  if (/^0x[0-9a-fA-F]+$/.test(text)) return Number.parseInt(text.slice(2), 16);
+  if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/.test(text)) return Number(text);
+  if (/^[-+]?\.(?:inf|Inf|INF)$/.test(text)) return text.startsWith("-") ? -Infinity : Infinity;
+  if (/^\.(?:nan|NaN|NAN)$/.test(text)) return NaN;
+  return text;
+}
+
+/** "buckets[1].s3.region"; keys that are not plain names are quoted: `server["a b"]`. */
+export function formatPath(segments: readonly Segment[]): string {
+  let out = "";
+  for (const segment of segments) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) out += out === "" ? segment : `.${segment}`;
+    else out += `[${JSON.stringify(segment)}]`;
+  }
+  return out;
+}
+
+function key(segments: readonly Segment[]): string {
+  return JSON.stringify(segments);
+}
+
+/** "buckets[].s3" for ["buckets", 3, "s3"]: the SECTION_KEYS key for a concrete path. */
+function patternOf(segments: readonly Segment[]): string {
+  let out = "";
+  for (const segment of segments) {
+    if (typeof segment === "number") out += "[]";
+    else out += out === "" ? segment : `.${segment}`;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Sets a key even when it is "__proto__" (a YAML key must never change a prototype). */
+function define(target: Record<string, unknown>, name: string, value: unknown) {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function valueAt(root: unknown, segments: readonly Segment[]): unknown {
+  let current = root;
+  for (const segment of segments) {
+    if (typeof segment === "number") {
+      if (!Array.isArray(current)) return undefined;
+      current = current[segment];
+    } else {
+      if (!isPlainObject(current) || !Object.hasOwn(current, segment)) return undefined;
+      current = current[segment];
+    }
+  }
+  return current;
+}
+
+/** Every place a table path ("buckets[].s3.retry") occurs in the plain value. */
+function findPaths(
+  root: Record<string, unknown>,
+  pattern: string,
+): { segments: Segment[]; parent: Record<string, unknown>; value: unknown }[] {
+  const parts = pattern.split(".");
+  const hits: { segments: Segment[]; parent: Record<string, unknown>; value: unknown }[] = [];
+  const walk = (value: unknown, index: number, segments: Segment[]) => {
+    const part = parts[index];
+    if (part === undefined) return;
+    const list = part.endsWith("[]");
+    const name = list ? part.slice(0, -2) : part;
+    if (!isPlainObject(value) || !Object.hasOwn(value, name)) return;
+    const child = value[name];
+    const at = [...segments, name];
+    if (list) {
+      if (!Array.isArray(child)) return;
+      child.forEach((item, position) => walk(item, index + 1, [...at, position]));
+    } else if (index === parts.length - 1) {
+      hits.push({ segments: at, parent: value, value: child });
+    } else {
+      walk(child, index + 1, at);
+    }
+  };
+  walk(root, 0, []);
+  return hits;
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues
+    .map((issue, index) => ({ issue, index }))
+    .sort((a, b) =>
+      (a.issue.line ?? 0) - (b.issue.line ?? 0) ||
+      (a.issue.column ?? 0) - (b.issue.column ?? 0) ||
+      a.index - b.index
+    )
+    .map(({ issue }) => issue);
+}

@@ -1,0 +1,57 @@
+// Owns ProxyError and the one table that maps each stable error code to its HTTP status.
+
+/**
+ * Every error the gateway makes for a client has a stable `code` (used in JSON bodies, logs and
+ * metric labels). The HTTP status and reason phrase live only here; `http/problem.ts` reads them.
+ */
+export const ERROR_CODE = {
+  bad_request: { status: 400, title: "Bad Request" },
+  access_denied: { status: 403, title: "Forbidden" },
+  route_not_found: { status: 404, title: "Not Found" },
+  object_not_found: { status: 404, title: "Not Found" },
+  method_not_allowed: { status: 405, title: "Method Not Allowed" },
+  precondition_failed: { status: 412, title: "Precondition Failed" },
+  range_not_satisfiable: { status: 416, title: "Range Not Satisfiable" },
+  internal: { status: 500, title: "Internal Server Error" },
+  upstream_error: { status: 502, title: "Bad Gateway" },
+  origin_unavailable: { status: 502, title: "Bad Gateway" },
+  shutting_down: { status: 503, title: "Service Unavailable" },
+  origin_timeout: { status: 504, title: "Gateway Timeout" },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODE;
+
+/** Where an error came from: the caller, the S3 origin, or the gateway itself. */
+export type ErrorSource = "client" | "origin" | "internal";
+
+export interface ProxyErrorOptions {
+  /** Safe to show to the client: what is wrong and how to fix it. Never secrets or tokens. */
+  message: string;
+  source?: ErrorSource;
+  /** Extra response headers (Allow, Retry-After, Content-Range, WWW-Authenticate...). */
+  headers?: Record<string, string>;
+  /** Extra JSON fields for the body (for example `s3_error_code`). */
+  details?: Record<string, string | number>;
+  cause?: unknown;
+}
+
+/** An error with a stable code whose status comes from ERROR_CODE. */
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly source: ErrorSource;
+  readonly headers: Record<string, string> | undefined;
+  readonly details: Record<string, string | number> | undefined;
+
+  constructor(code: ErrorCode, options: ProxyErrorOptions) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ProxyError";
+    this.code = code;
+    this.source = options.source ?? "internal";
+    this.headers = options.headers;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return ERROR_CODE[this.code].status;
+  }
+}

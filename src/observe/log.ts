@@ -1,0 +1,170 @@
+// Owns structured logging: JSON (or pretty) lines, level filtering, redaction and non-blocking writes.
+
+import type { LogLevel } from "../config/types.ts";
+
+const LEVEL_RANK: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
+
+/** A log field value. Objects are allowed for nested detail (they are redacted too). */
+export type LogFields = Record<string, unknown>;
+
+/** Where encoded lines go; stdout by default. Tests pass their own. */
+export interface LogSink {
+  write(bytes: Uint8Array): Promise<unknown>;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  format: "json" | "pretty";
+  sink?: LogSink;
+  /** Lines waiting beyond this many bytes are dropped (and counted) rather than grow memory. */
+  maxBufferedBytes?: number;
+}
+
+/**
+ * Field names whose values never reach a log, whatever the caller passed: the second line of
+ * defence behind callers that only log what they mean to (DESIGN.md §2: secrets never logged).
+ */
+const SECRET_FIELD = /authorization|cookie|token|secret|password|signature|access_key|credential/i;
+
+/** Replaces secret-looking fields with "[redacted]", recursively. */
+export function redact(fields: LogFields): LogFields {
+  let out: LogFields | undefined;
+  for (const key in fields) {
+    const value = fields[key];
+    let replaced: unknown = value;
+    if (SECRET_FIELD.test(key)) replaced = "[redacted]";
+    else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      replaced = redact(value as LogFields);
+    }
+    if (replaced !== value) (out ??= { ...fields })[key] = replaced;
+  }
+  return out ?? fields;
+}
+
+/** Formats an Error (with its cause chain) for a log field without its stack flooding pretty output. */
+export function describeError(error: unknown): LogFields {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const described: LogFields = { name: error.name, message: error.message };
+  if (error.stack) described.stack = error.stack;
+  if (error.cause !== undefined) described.cause = describeError(error.cause);
+  return described;
+}
+
+/**
+ * A logger whose calls never wait on I/O: lines are encoded into a buffer and written by one
+ * background write at a time, so a slow stdout slows the log, not the requests.
+ */
+export class Logger {
+  readonly level: LogLevel;
+  readonly format: "json" | "pretty";
+  #rank: number;
+  #sink: LogSink;
+  #pending: string[] = [];
+  #pendingBytes = 0;
+  #maxBufferedBytes: number;
+  #dropped = 0;
+  #writing: Promise<void> | undefined;
+  #encoder = new TextEncoder();
+
+  constructor(options: LoggerOptions) {
+    this.level = options.level;
+    this.format = options.format;
+    this.#rank = LEVEL_RANK[options.level];
+    this.#sink = options.sink ?? Deno.stdout;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+  }
+
+  /** True when a line at `level` would be written; lets callers skip building fields. */
+  enabled(level: LogLevel): boolean {
+    return LEVEL_RANK[level] >= this.#rank;
+  }
+
+  trace(msg: string, fields?: LogFields): void {
+    this.log("trace", msg, fields);
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.log("debug", msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.log("info", msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.log("warn", msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.log("error", msg, fields);
+  }
+
+  log(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (LEVEL_RANK[level] < this.#rank) return;
+    const safe = fields === undefined ? undefined : redact(fields);
+    const line = this.format === "json"
+      ? JSON.stringify({ ts: new Date().toISOString(), level, msg, ...safe })
+      : formatPretty(level, msg, safe);
+    this.#enqueue(line + "\n");
+  }
+
+  /** Resolves once every line logged so far has been handed to the sink. */
+  async flush(): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing;
+  }
+
+  #enqueue(line: string): void {
+    if (this.#pendingBytes + line.length > this.#maxBufferedBytes) {
+      this.#dropped++;
+      return;
+    }
+    this.#pending.push(line);
+    this.#pendingBytes += line.length;
+    this.#writing ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    // Yield once so that lines logged in the same tick go out in one write.
+    await Promise.resolve();
+    try {
+      while (this.#pending.length > 0) {
+        if (this.#dropped > 0) {
+          const note = JSON.stringify({
+            ts: new Date().toISOString(),
+            level: "warn",
+            msg: "log lines dropped: the log sink is slower than the request rate",
+            dropped: this.#dropped,
+          });
+          this.#dropped = 0;
+          this.#pending.push(note + "\n");
+        }
+        const text = this.#pending.join("");
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        await writeAll(this.#sink, this.#encoder.encode(text));
+      }
+    } catch {
+      // A closed stdout (the reader went away) must not crash the gateway; lines are lost.
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+}
+
+async function writeAll(sink: LogSink, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const written = await sink.write(bytes.subarray(offset));
+    offset += typeof written === "number" ? written : bytes.length - offset;
+  }
+}
+
+function formatPretty(level: LogLevel, msg: string, fields: LogFields | undefined): string {
+  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}`;
+  if (fields) {
+    for (const key in fields) {
+      const value = fields[key];
+      if (value === undefined) continue;
+      line += ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`;
+    }
+  }
+  return line;
+}

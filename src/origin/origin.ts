@@ -1,0 +1,34 @@
+// Owns the Origin interface: what the object path needs from any backend that holds the objects.
+
+/** One read of one object, already routed and authorized. */
+export interface OriginRequest {
+  method: "GET" | "HEAD";
+  /** The decoded object key. */
+  key: string;
+  /** Query parameters S3 understands for reads (versionId, response-*); others never get here. */
+  query: ReadonlyArray<readonly [string, string]> | undefined;
+  /** Range and precondition headers to forward (lower-case names). */
+  headers: Readonly<Record<string, string>> | undefined;
+  /** Aborts the upstream request when the client goes away. */
+  signal: AbortSignal;
+  /** Milliseconds the origin may take to send response headers. */
+  timeoutMs: number;
+}
+
+/** The answer of a readiness probe of one backend. */
+export interface ProbeResult {
+  healthy: boolean;
+  /** Why it is unhealthy, in words an operator can act on. */
+  detail?: string;
+  latencyMs: number;
+}
+
+export interface Origin {
+  /**
+   * Fetches the object. Resolves with the upstream Response for 2xx and 304 (its body unread);
+   * throws a ProxyError for everything else (S3 errors, network failures, timeouts).
+   */
+  fetch(request: OriginRequest): Promise<Response>;
+  /** Checks that the backend is reachable with the configured credentials. */
+  probe(signal: AbortSignal): Promise<ProbeResult>;
+}

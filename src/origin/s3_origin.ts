@@ -1,0 +1,175 @@
+// Owns S3Origin: the signed S3 GetObject/HeadObject client for one bucket's endpoint and credentials.
+
+import type { S3Config } from "../config/types.ts";
+import { ProxyError } from "../errors.ts";
+import type { Origin, OriginRequest, ProbeResult } from "./origin.ts";
+import { parseS3ErrorXml, readErrorBody, s3ErrorToProxyError } from "./s3_errors.ts";
+import { canonicalQueryString, encodeS3Key, SigV4Signer } from "./sigv4.ts";
+
+export interface S3OriginOptions {
+  /** The gateway bucket name (for messages and logs). */
+  bucketName: string;
+  s3: S3Config;
+  /** Injected for tests; defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
+
+/** Marks an abort caused by our own timer, to tell a timeout from a client going away. */
+const TIMEOUT_REASON = new DOMException("origin timeout", "TimeoutError");
+
+/**
+ * Builds the upstream URL and the canonical URI from the same string, so the signed path is the
+ * path sent: path-style `/{bucket}/{key}` when an endpoint is configured (MinIO, R2, s3rver),
+ * virtual-hosted `{bucket}.s3.{region}.amazonaws.com/{key}` on AWS.
+ */
+export class S3Origin implements Origin {
+  readonly #bucketName: string;
+  readonly #s3: S3Config;
+  readonly #fetch: typeof fetch;
+  readonly #signer: SigV4Signer;
+  /** "http://127.0.0.1:9000" or "https://bucket.s3.region.amazonaws.com". */
+  readonly #origin: string;
+  /** Host header as fetch will send it (with the port when it is not the scheme default). */
+  readonly #host: string;
+  /** "/bucket/" (path-style) or "/" (virtual-hosted): what precedes the encoded key. */
+  readonly #pathBase: string;
+
+  constructor(options: S3OriginOptions) {
+    this.#bucketName = options.bucketName;
+    this.#s3 = options.s3;
+    this.#fetch = options.fetch ?? fetch;
+    this.#signer = new SigV4Signer({
+      credentials: {
+        accessKeyId: options.s3.accessKey,
+        secretAccessKey: options.s3.secretKey,
+        sessionToken: options.s3.sessionToken,
+      },
+      region: options.s3.region,
+    });
+    if (options.s3.endpoint !== undefined) {
+      const url = new URL(options.s3.endpoint);
+      this.#origin = url.origin;
+      this.#host = url.host; // URL drops default ports, as fetch does in the Host header
+      this.#pathBase = `/${encodeS3Key(options.s3.bucket)}/`;
+    } else {
+      this.#host = `${options.s3.bucket}.s3.${options.s3.region}.amazonaws.com`;
+      this.#origin = `https://${this.#host}`;
+      this.#pathBase = "/";
+    }
+  }
+
+  async fetch(request: OriginRequest): Promise<Response> {
+    const path = this.#pathBase + encodeS3Key(request.key);
+    const response = await this.#send(request.method, path, request);
+    if ((response.status >= 200 && response.status < 300) || response.status === 304) {
+      return response;
+    }
+    const xml = request.method === "HEAD" ? "" : await readErrorBody(response);
+    throw s3ErrorToProxyError(response.status, parseS3ErrorXml(xml), {
+      bucketName: this.#bucketName,
+      s3Bucket: this.#s3.bucket,
+      key: request.key,
+    }, response.headers);
+  }
+
+  async probe(signal: AbortSignal): Promise<ProbeResult> {
+    const started = performance.now();
+    try {
+      // HeadBucket: the cheapest signed call that proves endpoint, bucket and credentials.
+      const bucketPath = this.#pathBase === "/" ? "/" : this.#pathBase.slice(0, -1);
+      const response = await this.#send("HEAD", bucketPath, {
+        query: undefined,
+        headers: undefined,
+        signal,
+        timeoutMs: this.#s3.timeout * 1000,
+      });
+      await response.body?.cancel();
+      const latencyMs = performance.now() - started;
+      if (response.ok) return { healthy: true, latencyMs };
+      const s3Code = response.headers.get("x-amz-error-code") ?? "";
+      return {
+        healthy: false,
+        latencyMs,
+        detail: `HEAD bucket "${this.#s3.bucket}" answered ${response.status}${
+          s3Code ? " " + s3Code : ""
+        }${probeHint(response.status)}`,
+      };
+    } catch (error) {
+      return {
+        healthy: false,
+        latencyMs: performance.now() - started,
+        detail: error instanceof ProxyError ? error.message : String(error),
+      };
+    }
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    request: Pick<OriginRequest, "query" | "headers" | "signal" | "timeoutMs">,
+  ): Promise<Response> {
+    const query = request.query === undefined || request.query.length === 0
+      ? ""
+      : canonicalQueryString(request.query);
+    const signed = this.#signer.sign({
+      method,
+      host: this.#host,
+      canonicalUri: path,
+      query: request.query,
+      headers: request.headers,
+    }, Date.now());
+    const headers = request.headers === undefined ? signed : { ...request.headers, ...signed };
+    const url = query === "" ? this.#origin + path : `${this.#origin}${path}?${query}`;
+
+    // One controller carries both the client's abort and our time-to-headers timer; the timer is
+    // cleared once headers arrive so a long body is never cut by it.
+    const controller = new AbortController();
+    const clientSignal = request.signal;
+    const onClientAbort = () => controller.abort(clientSignal.reason);
+    if (clientSignal.aborted) onClientAbort();
+    else clientSignal.addEventListener("abort", onClientAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(TIMEOUT_REASON), request.timeoutMs);
+    try {
+      return await this.#fetch(url, {
+        method,
+        headers,
+        signal: controller.signal,
+        redirect: "manual",
+      });
+    } catch (error) {
+      clientSignal.removeEventListener("abort", onClientAbort);
+      if (controller.signal.reason === TIMEOUT_REASON) {
+        throw new ProxyError("origin_timeout", {
+          message: `S3 did not answer within ${
+            request.timeoutMs / 1000
+          } s for bucket "${this.#bucketName}"; raise buckets[].s3.timeout or check the endpoint.`,
+          source: "origin",
+          cause: error,
+        });
+      }
+      if (clientSignal.aborted) throw error;
+      throw new ProxyError("origin_unavailable", {
+        message: `Cannot reach S3 at ${this.#origin} for bucket "${this.#bucketName}": ${
+          describeNetworkError(error)
+        }.`,
+        source: "origin",
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function probeHint(status: number): string {
+  if (status === 403) return " (check the credentials)";
+  if (status === 404) return " (the bucket does not exist at this endpoint)";
+  if (status === 301) return " (the bucket is in another region)";
+  return "";
+}
+
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.message}${cause}`;
+}

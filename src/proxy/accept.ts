@@ -1,0 +1,58 @@
+// Owns the `accept` stage: request id, client address, method gate and request-target parsing.
+
+import { ProxyError } from "../errors.ts";
+
+/** Methods proxied to S3. OPTIONS is answered by the gateway; everything else is 405. */
+export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
+
+/** An incoming X-Request-ID is kept only if it is short and harmless in logs and headers. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
+
+/** Keeps a sane incoming X-Request-ID, or makes a new one. */
+export function resolveRequestId(headers: Headers): string {
+  const incoming = headers.get("x-request-id");
+  return incoming !== null && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+export interface RequestTarget {
+  /** Percent-decoded path. */
+  path: string;
+  /** Raw query without "?" ("" when absent). */
+  rawQuery: string;
+}
+
+/**
+ * Splits `request.url` into the decoded path and the raw query without building a URL object
+ * (the URL was already parsed and normalised once by the server).
+ */
+export function parseRequestTarget(url: string): RequestTarget {
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  if (pathStart === -1) return { path: "/", rawQuery: "" };
+  const queryStart = url.indexOf("?", pathStart);
+  const rawPath = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
+  const rawQuery = queryStart === -1 ? "" : url.slice(queryStart + 1);
+  let path = rawPath;
+  if (rawPath.includes("%")) {
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      throw new ProxyError("bad_request", {
+        message:
+          "The request path has invalid percent-encoding; encode reserved characters as %XX with two hex digits and valid UTF-8.",
+        source: "client",
+      });
+    }
+  }
+  return { path, rawQuery };
+}
+
+/** Throws 405 for methods a read-only gateway never serves. */
+export function checkMethod(method: string): void {
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
+  throw new ProxyError("method_not_allowed", {
+    message:
+      `Method ${method} is not allowed. This is a read-only S3 proxy. Allowed methods: ${ALLOWED_METHODS}`,
+    source: "client",
+    headers: { allow: ALLOWED_METHODS },
+  });
+}

@@ -1,0 +1,23 @@
+// Owns RequestContext: the one typed record that the object path's stages read and fill in.
+
+import type { BucketRuntime } from "./bucket_runtime.ts";
+
+/** What the object path knows about one request, filled stage by stage. */
+export interface RequestContext {
+  readonly request: Request;
+  readonly method: string;
+  readonly requestId: string;
+  readonly clientIp: string;
+  /** performance.now() when the request arrived. */
+  readonly startedAt: number;
+  /** Epoch ms by which response headers must be sent (server.request_timeout). */
+  readonly deadline: number;
+  /** The decoded path, without the query. */
+  path: string;
+  /** The raw query string without "?", or "" when there is none. */
+  rawQuery: string;
+  /** Set by `route`. */
+  bucket: BucketRuntime | undefined;
+  /** Set by `route`: the decoded object key. */
+  key: string;
+}

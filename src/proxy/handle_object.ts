@@ -1,0 +1,24 @@
+// Owns the ordered stage list of the object path (DESIGN.md §1), as implemented so far.
+
+import type { BucketRouter } from "../routing/bucket_router.ts";
+import type { BucketRuntime } from "./bucket_runtime.ts";
+import type { RequestContext } from "./context.ts";
+import { fetchObject, respond, route } from "./stages.ts";
+
+/**
+ * The stages that run, in order. `accept` runs in app.ts before dispatch (request id, client ip,
+ * method gate, path decoding). Later issues insert guard, authenticate, authorize, negotiate,
+ * lookup, transform and store at their places in DESIGN.md's order.
+ */
+export const OBJECT_STAGES = ["accept", "route", "fetch", "respond"] as const;
+export type ObjectStage = typeof OBJECT_STAGES[number];
+
+/** Runs route -> fetch -> respond. Errors propagate as ProxyErrors to the error funnel. */
+export async function handleObject(
+  ctx: RequestContext,
+  router: BucketRouter<BucketRuntime>,
+): Promise<Response> {
+  route(ctx, router);
+  const upstream = await fetchObject(ctx);
+  return respond(ctx, upstream);
+}

@@ -1,0 +1,54 @@
+// Owns the object path's stage functions; each either fills the RequestContext or throws a ProxyError.
+
+import { ProxyError } from "../errors.ts";
+import { copyResponseHeaders, pickForwardedHeaders } from "../http/headers.ts";
+import { pickS3Query } from "../origin/s3_query.ts";
+import type { BucketRouter } from "../routing/bucket_router.ts";
+import type { BucketRuntime } from "./bucket_runtime.ts";
+import type { RequestContext } from "./context.ts";
+
+/** `route`: picks the bucket by the longest path_prefix and sets the object key. */
+export function route(ctx: RequestContext, router: BucketRouter<BucketRuntime>): void {
+  const match = router.resolve(ctx.path);
+  if (match === undefined) {
+    throw new ProxyError("route_not_found", {
+      message: `No bucket is configured for the path "${ctx.path}"; request /{path_prefix}/{key}.`,
+      source: "client",
+    });
+  }
+  ctx.bucket = match.target;
+  ctx.key = match.key;
+  if (match.key === "") {
+    throw new ProxyError("object_not_found", {
+      message:
+        `The path names the bucket "${match.target.name}" but no object; add the object key after "${match.target.pathPrefix}/".`,
+      source: "client",
+    });
+  }
+}
+
+/** `fetch`: the signed upstream read, with Range/preconditions and S3 query parameters forwarded. */
+export function fetchObject(ctx: RequestContext): Promise<Response> {
+  const bucket = ctx.bucket!;
+  const remaining = ctx.deadline - Date.now();
+  const timeoutMs = Math.max(1, Math.min(bucket.config.s3.timeout * 1000, remaining));
+  return bucket.origin.fetch({
+    method: ctx.method === "HEAD" ? "HEAD" : "GET",
+    key: ctx.key,
+    query: pickS3Query(ctx.rawQuery),
+    headers: pickForwardedHeaders(ctx.request.headers),
+    signal: ctx.request.signal,
+    timeoutMs,
+  });
+}
+
+/** `respond`: the client's response from S3's, with S3's status (200/206/304) and safe headers. */
+export function respond(ctx: RequestContext, upstream: Response): Response {
+  const headers = new Headers();
+  copyResponseHeaders(upstream.headers, headers);
+  headers.set("accept-ranges", "bytes");
+  headers.set("x-request-id", ctx.requestId);
+  const hasBody = ctx.method !== "HEAD" && upstream.status !== 304;
+  if (!hasBody) upstream.body?.cancel().catch(() => {});
+  return new Response(hasBody ? upstream.body : null, { status: upstream.status, headers });
+}

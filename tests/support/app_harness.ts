@@ -1,0 +1,96 @@
+// Owns test helpers that build a Config and an App around a memory log, and serve it on loopback.
+
+import { type App, createApp } from "../../src/app.ts";
+import type { BucketConfig, Config } from "../../src/config/types.ts";
+import { Logger } from "../../src/observe/log.ts";
+import { startServer } from "../../src/server.ts";
+
+/** A log sink that keeps lines in memory. */
+export class MemoryLog {
+  readonly #decoder = new TextDecoder();
+  #text = "";
+  write(bytes: Uint8Array): Promise<number> {
+    this.#text += this.#decoder.decode(bytes);
+    return Promise.resolve(bytes.length);
+  }
+  /** Every JSON line written so far, parsed. */
+  entries(): Record<string, unknown>[] {
+    return this.#text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  }
+  get text(): string {
+    return this.#text;
+  }
+}
+
+export interface BucketSpec {
+  name: string;
+  pathPrefix: string;
+  bucket: string;
+  endpoint: string;
+  accessKey?: string;
+  secretKey?: string;
+  timeout?: number;
+}
+
+export function bucketConfig(spec: BucketSpec): BucketConfig {
+  return {
+    name: spec.name,
+    pathPrefix: spec.pathPrefix,
+    s3: {
+      bucket: spec.bucket,
+      region: "us-east-1",
+      endpoint: spec.endpoint,
+      accessKey: spec.accessKey ?? "S3RVER",
+      secretKey: spec.secretKey ?? "S3RVER",
+      sessionToken: undefined,
+      timeout: spec.timeout ?? 5,
+    },
+  };
+}
+
+export function testConfig(buckets: BucketConfig[], requestTimeout = 10): Config {
+  return {
+    server: { address: "127.0.0.1", port: 0, requestTimeout, shutdownTimeout: 5 },
+    buckets,
+    logging: { level: "info", format: "json" },
+  };
+}
+
+export interface TestApp {
+  app: App;
+  log: MemoryLog;
+  logger: Logger;
+  /** Calls the handler in process, as Deno.serve would, with a loopback client address. */
+  request(path: string, init?: RequestInit): Promise<Response>;
+}
+
+export function buildTestApp(config: Config): TestApp {
+  const log = new MemoryLog();
+  const logger = new Logger({ level: "info", format: "json", sink: log });
+  const app = createApp(config, { logger, readiness: { cacheMs: 0, probeTimeoutMs: 2000 } });
+  return {
+    app,
+    log,
+    logger,
+    request: (path, init) =>
+      app.handle(new Request(`http://gateway.test${path}`, init), {
+        remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+      }),
+  };
+}
+
+/** Serves an app on 127.0.0.1:0; returns its base URL and a stop function that drains. */
+export async function serveTestApp(testApp: TestApp): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = await startServer(testApp.app, {
+    hostname: "127.0.0.1",
+    port: 0,
+    logger: testApp.logger,
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    stop: async () => {
+      await server.drain(5);
+      await testApp.logger.flush();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// Owns a scriptable upstream HTTP server for tests: records what the gateway sends, and can stall.
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query exactly as received. */
+  target: string;
+  headers: Record<string, string>;
+}
+
+export type UpstreamHandler = (request: Request, recorded: RecordedRequest) => Response | Promise<Response>;
+
+export interface FakeUpstream {
+  endpoint: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+/** Starts a Deno.serve on loopback that records every request, then answers with `handler`. */
+export function startFakeUpstream(handler: UpstreamHandler): Promise<FakeUpstream> {
+  const requests: RecordedRequest[] = [];
+  const controller = new AbortController();
+  return new Promise((resolve) => {
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: controller.signal,
+      onListen: (addr) => {
+        resolve({
+          endpoint: `http://127.0.0.1:${addr.port}`,
+          requests,
+          close: async () => {
+            controller.abort();
+            await server.finished;
+          },
+        });
+      },
+    }, (request) => {
+      const url = new URL(request.url);
+      const recorded: RecordedRequest = {
+        method: request.method,
+        target: url.pathname + url.search,
+        headers: Object.fromEntries(request.headers),
+      };
+      requests.push(recorded);
+      return handler(request, recorded);
+    });
+  });
+}
