@@ -2,7 +2,7 @@
 import { SignatureV4 } from "@smithy/signature-v4";
 import { HttpRequest } from "@smithy/protocol-http";
 import { Sha256 } from "@aws-crypto/sha256-js";
-import { SigV4Signer, type SignableRequest } from "../src/origin/sigv4.ts";
+import { type SignableRequest, SigV4Signer } from "../src/origin/sigv4.ts";
 
 const credentials = {
   accessKeyId: "AKIAIOSFODNN7EXAMPLE",

@@ -32,7 +32,8 @@ export interface SignableRequest {
 }
 
 /** Hex SHA-256 of the empty string: the payload hash of every bodiless GET/HEAD. */
-export const EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+export const EMPTY_PAYLOAD_SHA256 =
+  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 const ALGORITHM = "AWS4-HMAC-SHA256";
 const SHA256_HEADER = "x-amz-content-sha256";
@@ -148,7 +149,7 @@ export class SigV4Signer {
   #keyDerivations = 0;
 
   // Second-level cache: x-amz-date and the string-to-sign prefix change once a second at most.
-  #second = -1;
+  #second = Number.NaN; // NaN never equals a second, so the first sign() always sets the clock
   #amzDate = "";
   #dateLine = "";
   #stsPrefix = "";
