@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Owns the load comparison: the gateway measured against nginx and minimal-Deno anchors in one run (DESIGN §5).
 #
-# Usage: bench/load.sh            (from anywhere; env: DURATION=10 CONNECTIONS=50 STREAM_CONNECTIONS=4
-#                                  THREADS=1 SKIP_GATEWAY=1 KEEP_TMP=1)
+# Usage: bench/load.sh            (from anywhere; env: DURATION=10 ROUNDS=3 WARMUP=2 CONNECTIONS=50
+#                                  STREAM_CONNECTIONS=4 THREADS=1 SKIP_GATEWAY=1 KEEP_TMP=1)
 # Everything listens on 127.0.0.1 on free ports and is stopped on exit.
 set -euo pipefail
 
@@ -12,6 +12,8 @@ STREAM_CONNECTIONS="${STREAM_CONNECTIONS:-4}"
 THREADS="${THREADS:-1}"
 SKIP_GATEWAY="${SKIP_GATEWAY:-0}"
 KEEP_TMP="${KEEP_TMP:-0}"
+ROUNDS="${ROUNDS:-3}"
+WARMUP="${WARMUP:-2}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUCKET="bench-bucket"
@@ -287,7 +289,7 @@ run_wrk() { # run_wrk <name> <connections> <url>
   local name="$1" conns="$2" url="$3" out rps p99 tps errs
   log "wrk $name: -t$THREADS -c$conns -d${DURATION}s $url"
   out="$(wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s --latency "$url" 2>&1)" || true
-  echo "$out" >"$TMP/wrk-$name.txt"
+  echo "$out" >>"$TMP/wrk-${name// /_}.txt"
   rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
   p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
   tps="$(awk '/^Transfer\/sec:/ { print $2 }' <<<"$out")"
@@ -305,43 +307,86 @@ run_wrk() { # run_wrk <name> <connections> <url>
 }
 
 C="$CONNECTIONS"
-run_wrk "nginx proxy_cache hit" "$C" "http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH"
-run_wrk "deno fixed body" "$C" "http://127.0.0.1:$P_DENO_FIXED/"
-run_wrk "nginx passthrough" "$C" "http://127.0.0.1:$P_NGINX_PASS$SMALL_PATH"
-run_wrk "deno passthrough" "$C" "http://127.0.0.1:$P_DENO_PASS$SMALL_PATH"
-[ "$GATEWAY_OK" = 1 ] && run_wrk "gateway" "$C" "http://127.0.0.1:$P_GATEWAY$SMALL_PATH"
 S="$STREAM_CONNECTIONS"
-run_wrk "origin sendfile 50MiB" "$S" "http://127.0.0.1:$P_ORIGIN$LARGE_PATH"
-run_wrk "deno stream 50MiB" "$S" "http://127.0.0.1:$P_DENO_PASS$LARGE_PATH"
-[ "$GATEWAY_OK" = 1 ] && run_wrk "gateway stream 50MiB" "$S" "http://127.0.0.1:$P_GATEWAY$LARGE_PATH"
+SMALL_TARGETS=(
+  "nginx proxy_cache hit|$C|http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH"
+  "deno fixed body|$C|http://127.0.0.1:$P_DENO_FIXED/"
+  "nginx passthrough|$C|http://127.0.0.1:$P_NGINX_PASS$SMALL_PATH"
+  "deno passthrough|$C|http://127.0.0.1:$P_DENO_PASS$SMALL_PATH"
+)
+[ "$GATEWAY_OK" = 1 ] && SMALL_TARGETS+=("gateway|$C|http://127.0.0.1:$P_GATEWAY$SMALL_PATH")
+STREAM_TARGETS=(
+  "origin sendfile 50MiB|$S|http://127.0.0.1:$P_ORIGIN$LARGE_PATH"
+  "deno stream 50MiB|$S|http://127.0.0.1:$P_DENO_PASS$LARGE_PATH"
+)
+[ "$GATEWAY_OK" = 1 ] && STREAM_TARGETS+=("gateway stream 50MiB|$S|http://127.0.0.1:$P_GATEWAY$LARGE_PATH")
+
+# Warm-up (not recorded): JIT, connection pools and page cache settle before anything is measured.
+if [ "$WARMUP" != 0 ]; then
+  for target in "${SMALL_TARGETS[@]}" "${STREAM_TARGETS[@]}"; do
+    IFS='|' read -r name conns url <<<"$target"
+    wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+  done
+fi
+# Rounds interleave the targets, so a burst of outside load hits every row alike; the table shows
+# each row's median over the rounds.
+for round in $(seq "$ROUNDS"); do
+  log "round $round of $ROUNDS"
+  for target in "${SMALL_TARGETS[@]}" "${STREAM_TARGETS[@]}"; do
+    IFS='|' read -r name conns url <<<"$target"
+    run_wrk "$name" "$conns" "$url"
+  done
+done
 
 # --- report --------------------------------------------------------------------------------------
 echo
-echo "Load comparison: wrk -t$THREADS, ${DURATION}s each, loopback, $(nproc 2>/dev/null || echo '?') CPUs"
+echo "Load comparison: wrk -t$THREADS, ${DURATION}s per row, median of $ROUNDS round(s), loopback," \
+  "$(nproc 2>/dev/null || echo '?') CPUs"
 echo "1 KiB requests: -c$C    50 MiB streams: -c$S"
 echo
 awk -F'\t' '
-  function gib(b) { return b / 1073741824 }
-  BEGIN { printf "%-24s %12s %10s %12s %8s\n", "target", "req/s", "p99 ms", "GiB/s", "errors"
-          printf "%-24s %12s %10s %12s %8s\n", "------", "-----", "------", "-----", "------" }
-  { rps[$1] = $2; bps[$1] = $4
-    printf "%-24s %12.0f %10s %12.3f %8s\n", $1, $2, ($3 == "" ? "-" : sprintf("%.2f", $3)), gib($4), $5 }
+  function median(key, n,   i, j, t, v) {
+    for (i = 1; i <= n; i++) v[i] = vals[key, i]
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  function add(key, value) { vals[key, ++count[key]] = value }
+  {
+    if (!($1 in seen)) { seen[$1] = 1; order[++names] = $1 }
+    add($1 SUBSEP "rps", $2 + 0); add($1 SUBSEP "bps", $4 + 0)
+    if ($3 != "") add($1 SUBSEP "p99", $3 + 0)
+    errors[$1] += $5; rounds[$1]++
+    if ($1 == "gateway") gw_r[rounds[$1]] = $2 + 0
+    if ($1 == "deno passthrough") dp_r[rounds[$1]] = $2 + 0
+    if ($1 == "gateway stream 50MiB") gs_r[rounds[$1]] = $4 + 0
+    if ($1 == "deno stream 50MiB") ds_r[rounds[$1]] = $4 + 0
+  }
   END {
+    printf "%-24s %12s %10s %10s %8s\n", "target", "req/s", "p99 ms", "GiB/s", "errors"
+    printf "%-24s %12s %10s %10s %8s\n", "------", "-----", "------", "-----", "------"
+    for (k = 1; k <= names; k++) {
+      n = order[k]
+      rps[n] = median(n SUBSEP "rps", count[n SUBSEP "rps"])
+      bps[n] = median(n SUBSEP "bps", count[n SUBSEP "bps"])
+      p99 = count[n SUBSEP "p99"] ? sprintf("%.2f", median(n SUBSEP "p99", count[n SUBSEP "p99"])) : "-"
+      printf "%-24s %12.0f %10s %10.3f %8d\n", n, rps[n], p99, bps[n] / 1073741824, errors[n]
+    }
     print ""
-    if ("gateway" in rps && rps["deno passthrough"] > 0)
-      printf "gateway / deno passthrough (1 KiB miss req/s): %.2fx  (target >= 0.90x)%s\n",
-        rps["gateway"] / rps["deno passthrough"], (rps["gateway"] / rps["deno passthrough"] >= 0.9 ? "" : "  BELOW TARGET")
+    if ("gateway" in rps && rps["deno passthrough"] > 0) {
+      r = rps["gateway"] / rps["deno passthrough"]
+      printf "gateway / deno passthrough (1 KiB miss req/s): %.3fx  (target >= 0.90x)%s\n", r, (r >= 0.9 ? "" : "  BELOW TARGET")
+      line = "    per round:"; for (i = 1; i in gw_r; i++) if (dp_r[i] > 0) line = line sprintf(" %.2f", gw_r[i] / dp_r[i]); print line
+    }
     if ("gateway" in rps && rps["nginx passthrough"] > 0)
       printf "gateway / nginx passthrough (1 KiB miss req/s): %.2fx  (context)\n", rps["gateway"] / rps["nginx passthrough"]
-    if ("gateway stream 50MiB" in bps && bps["deno stream 50MiB"] > 0)
-      printf "gateway / deno stream (50 MiB bytes/s):        %.2fx  (target >= 0.95x)%s\n",
-        bps["gateway stream 50MiB"] / bps["deno stream 50MiB"],
-        (bps["gateway stream 50MiB"] / bps["deno stream 50MiB"] >= 0.95 ? "" : "  BELOW TARGET")
+    if ("gateway stream 50MiB" in bps && bps["deno stream 50MiB"] > 0) {
+      r = bps["gateway stream 50MiB"] / bps["deno stream 50MiB"]
+      printf "gateway / deno stream (50 MiB bytes/s):        %.3fx  (target >= 0.95x)%s\n", r, (r >= 0.95 ? "" : "  BELOW TARGET")
+      line = "    per round:"; for (i = 1; i in gs_r; i++) if (ds_r[i] > 0) line = line sprintf(" %.2f", gs_r[i] / ds_r[i]); print line
+    }
     if (bps["origin sendfile 50MiB"] > 0)
-      printf "deno stream / origin sendfile (50 MiB):        %.2fx  (context)\n",
-        bps["deno stream 50MiB"] / bps["origin sendfile 50MiB"]
+      printf "deno stream / origin sendfile (50 MiB):        %.2fx  (context)\n", bps["deno stream 50MiB"] / bps["origin sendfile 50MiB"]
     if (rps["deno fixed body"] > 0)
-      printf "deno passthrough / deno fixed (1 KiB):         %.2fx  (context: cost of the upstream fetch)\n",
-        rps["deno passthrough"] / rps["deno fixed body"]
+      printf "deno passthrough / deno fixed (1 KiB):         %.2fx  (context: cost of the upstream fetch)\n", rps["deno passthrough"] / rps["deno fixed body"]
     if (!("gateway" in rps)) print "gateway: not measured (see messages above)"
   }' "$RESULTS"

@@ -4,11 +4,23 @@ import { largeBody, startS3Server, type TestS3Server } from "../tests/support/s3
 import { demoLogo } from "./demo_assets/png.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const S3_PORT = Number(Deno.env.get("DEMO_S3_PORT") ?? "9000");
-const GATEWAY_PORT = Number(Deno.env.get("DEMO_PORT") ?? "8080");
+const S3_PORT = portFromEnv("DEMO_S3_PORT", 9000);
+const GATEWAY_PORT = portFromEnv("DEMO_PORT", 8080);
 const PRIVATE_KEY = { accessKeyId: "DEMOPRIVATE", secretAccessKey: "demo-private-secret" };
 const BUCKETS = ["demo-public", "demo-private"] as const;
 const UNICODE_KEY = "files/hello world ✓.txt";
+
+function portFromEnv(name: string, fallback: number): number {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  // 0 is refused too: config.demo.yaml must name the same port the demo started s3rver on.
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`demo: ${name}=${raw} is not a port number (1-65535)`);
+    Deno.exit(2);
+  }
+  return port;
+}
 
 function say(line = ""): void {
   console.log(line);

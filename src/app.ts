@@ -106,7 +106,13 @@ export function createApp(config: Config, deps: AppDeps): App {
     const method = request.method;
     const requestId = resolveRequestId(request.headers);
     const clientIp = hostOf(info.remoteAddr);
-    const logged = { requestId, clientIp, method, path: "", bucket: undefined as string | undefined };
+    const logged = {
+      requestId,
+      clientIp,
+      method,
+      path: "",
+      bucket: undefined as string | undefined,
+    };
     let response: Response;
     let code: string | undefined;
     try {

@@ -3,7 +3,10 @@
 import type { BucketRuntime } from "../proxy/bucket_runtime.ts";
 import type { ProbeResult } from "../origin/origin.ts";
 
-const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+const JSON_HEADERS = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+};
 
 /** `{"status":"healthy","uptime_seconds":n,"version":"x"}`: the process is up and serving. */
 export function healthResponse(startedAtMs: number, version: string): Response {

@@ -2,7 +2,10 @@
 
 import { type ConfigIssue, formatIssue, loadConfigFile } from "../config/load.ts";
 
-/** Where a command writes; each call passes whole lines, each ending in "\n". */
+/**
+ * Where a command writes. Each call is one line (or one block of lines) WITHOUT its trailing
+ * newline: the sink adds it (STANDARD_IO in cli/mod.ts uses console.log / console.error).
+ */
 export interface CommandIO {
   stdout(text: string): void;
   stderr(text: string): void;
@@ -47,21 +50,21 @@ export async function runValidateConfig(
         }))
         : [],
     };
-    io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    io.stdout(JSON.stringify(report, null, 2));
     return code;
   }
 
-  for (const warning of result.warnings) io.stderr(`warning: ${formatIssue(file, warning)}\n`);
+  for (const warning of result.warnings) io.stderr(`warning: ${formatIssue(file, warning)}`);
   if (result.ok) {
     const { buckets } = result.config;
     const routes = buckets.map((bucket) => `${bucket.name} -> ${bucket.pathPrefix}`).join(", ");
     const count = `${buckets.length} bucket${buckets.length === 1 ? "" : "s"}`;
-    io.stdout(`${file}: valid (${count}: ${routes})\n`);
+    io.stdout(`${file}: valid (${count}: ${routes})`);
     return code;
   }
-  for (const error of result.errors) io.stderr(`${formatIssue(file, error)}\n`);
+  for (const error of result.errors) io.stderr(formatIssue(file, error));
   const n = result.errors.length;
-  io.stderr(`${n} error${n === 1 ? "" : "s"} in ${file}\n`);
+  io.stderr(`${n} error${n === 1 ? "" : "s"} in ${file}`);
   return code;
 }
 

@@ -86,7 +86,9 @@ export function formatIssue(file: string, issue: ConfigIssue): string {
     where += `:${issue.line}`;
     if (issue.column !== undefined) where += `:${issue.column}`;
   }
-  return issue.path === "" ? `${where} ${issue.message}` : `${where} ${issue.path}: ${issue.message}`;
+  return issue.path === ""
+    ? `${where} ${issue.message}`
+    : `${where} ${issue.path}: ${issue.message}`;
 }
 
 // ---- internals ------------------------------------------------------------------------------
@@ -138,6 +140,8 @@ class Loader {
   readonly #poisoned = new Set<string>();
   /** Paths reported as a whole (unknown or not-yet-supported keys): nothing at or below them is reported. */
   readonly #reported = new Set<string>();
+  /** Substituted plain scalars that YAML read as non-strings, with their text (see #retyped). */
+  readonly #substitutedText = new Map<string, { segments: Segment[]; text: string }>();
   /** Keys that a "did you mean" hint named: their "missing required key" error would repeat it. */
   readonly #suggested = new Set<string>();
   #budget = NODE_BUDGET;
@@ -171,7 +175,8 @@ class Loader {
         message += ' (inside { } or [ ], quote a ${VAR} reference: "${VAR}")';
       }
       if (cascade.length > 0) {
-        message += ` (${cascade.length} more YAML error${cascade.length === 1 ? "" : "s"} follow, ` +
+        message +=
+          ` (${cascade.length} more YAML error${cascade.length === 1 ? "" : "s"} follow, ` +
           "most likely caused by this one)";
       }
       this.#errors.push({ path: "", ...at, message });
@@ -185,7 +190,8 @@ class Loader {
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
       this.#errors.push({
         path: "",
-        message: `${this.#source} is empty; it needs at least a \`buckets:\` list (see config.example.yaml)`,
+        message:
+          `${this.#source} is empty; it needs at least a \`buckets:\` list (see config.example.yaml)`,
       });
       return this.#result(undefined);
     }
@@ -202,7 +208,10 @@ class Loader {
     }
 
     this.#applyKeyTables(root);
-    const parsed = configSchema.safeParse(root);
+    let parsed = configSchema.safeParse(root);
+    if (!parsed.success && this.#retyped(root, parsed.error.issues)) {
+      parsed = configSchema.safeParse(root);
+    }
     if (!parsed.success) {
       for (const issue of parsed.error.issues) this.#addSchemaIssue(root, issue);
     }
@@ -221,18 +230,23 @@ class Loader {
       return true;
     };
     const clean = (issues: Issue[]) =>
-      sortIssues(issues.filter(relevant).map(({ path, line, column, message }) => {
-        const out: ConfigIssue = { path, message };
-        if (line !== undefined) out.line = line;
-        if (column !== undefined) out.column = column;
-        return out;
-      }));
+      sortIssues(
+        issues.filter(relevant).map(({ path, line, column, message }) => {
+          const out: ConfigIssue = { path, message };
+          if (line !== undefined) out.line = line;
+          if (column !== undefined) out.column = column;
+          return out;
+        }),
+      );
     const errors = clean(this.#errors);
     const warnings = clean(this.#warnings);
     if (errors.length === 0 && config) return { ok: true, config, warnings };
     if (errors.length === 0) {
       // Unreachable if the schema and the mapping agree; never report "invalid" with no reason.
-      errors.push({ path: "", message: "internal error: the config was rejected without a reason" });
+      errors.push({
+        path: "",
+        message: "internal error: the config was rejected without a reason",
+      });
     }
     return { ok: false, errors, warnings };
   }
@@ -277,14 +291,20 @@ class Loader {
   }
 
   /** Converts the YAML AST to plain values, substituting ${VAR} in scalar values and recording positions. */
-  #toValue(node: unknown, segments: Segment[], keyPos: Position | undefined, active: Set<unknown>): unknown {
+  #toValue(
+    node: unknown,
+    segments: Segment[],
+    keyPos: Position | undefined,
+    active: Set<unknown>,
+  ): unknown {
     if (--this.#budget < 0) {
       if (this.#budget === -1) {
         this.#error(segments, `the document expands to more than ${NODE_BUDGET} nodes (aliases?)`);
       }
       return null;
     }
-    const here = this.#pos(node as { range?: [number, number, number] }) ?? keyPos ?? { line: 1, column: 1 };
+    const here = this.#pos(node as { range?: [number, number, number] }) ?? keyPos ??
+      { line: 1, column: 1 };
     const info: NodeInfo = { value: here };
     if (keyPos) info.key = keyPos;
     this.#nodes.set(key(segments), info);
@@ -293,7 +313,10 @@ class Loader {
     if (isAlias(node)) {
       const target = this.#doc ? node.resolve(this.#doc) : undefined;
       if (!target) {
-        this.#error(segments, `unknown alias *${node.source}; define it first with &${node.source}`);
+        this.#error(
+          segments,
+          `unknown alias *${node.source}; define it first with &${node.source}`,
+        );
         this.#poisoned.add(key(segments));
         return null;
       }
@@ -337,7 +360,8 @@ class Loader {
           this.#errors.push({
             path: formatPath([...segments, name]),
             ...position,
-            message: `duplicate key \`${name}\` (first set on line ${first.line}); remove one of them`,
+            message:
+              `duplicate key \`${name}\` (first set on line ${first.line}); remove one of them`,
           });
           continue;
         }
@@ -368,53 +392,87 @@ class Loader {
     const secret = isSecretKey(String(segments.at(-1) ?? ""));
     const vars: string[] = [];
     let failed = false;
-    const result = text.replace(/\$\$\{|\$\{([^}]*)(\})?/g, (match, body?: string, close?: string) => {
-      if (match === "$${") return "${";
-      const reference = /^([^:]*)(?::-([\s\S]*))?$/.exec(body ?? "");
-      const name = reference?.[1] ?? "";
-      if (close === undefined || !VAR_NAME.test(name)) {
-        failed = true;
-        const shown = secret ? "" : ` ${JSON.stringify(match)}`;
-        this.#error(
-          segments,
-          close === undefined
-            ? `unterminated environment variable reference${shown}: close it with "}" or write $\${ for a literal \${`
-            : `invalid environment variable reference${shown}: write \${NAME} or \${NAME:-default}, ` +
-              `NAME being letters, digits and _ not starting with a digit (or $\${ for a literal \${)`,
-        );
-        return "";
-      }
-      vars.push(name);
-      let value: string | undefined;
-      try {
-        value = this.#lookup(name);
-      } catch (error) {
-        failed = true;
-        this.#error(
-          segments,
-          `cannot read environment variable ${name}: ${error instanceof Error ? error.message : error}`,
-        );
-        return "";
-      }
-      const fallback = reference?.[2];
-      if (fallback !== undefined && (value === undefined || value === "")) return fallback;
-      if (value === undefined) {
-        failed = true;
-        this.#error(
-          segments,
-          `environment variable ${name} is not set (use \${${name}:-default} to give a default)`,
-        );
-        return "";
-      }
-      return value;
-    });
+    const result = text.replace(
+      /\$\$\{|\$\{([^}]*)(\})?/g,
+      (match, body?: string, close?: string) => {
+        if (match === "$${") return "${";
+        const reference = /^([^:]*)(?::-([\s\S]*))?$/.exec(body ?? "");
+        const name = reference?.[1] ?? "";
+        if (close === undefined || !VAR_NAME.test(name)) {
+          failed = true;
+          const shown = secret ? "" : ` ${JSON.stringify(match)}`;
+          this.#error(
+            segments,
+            close === undefined
+              ? `unterminated environment variable reference${shown}: close it with "}" or write $\${ for a literal \${`
+              : `invalid environment variable reference${shown}: write \${NAME} or \${NAME:-default}, ` +
+                `NAME being letters, digits and _ not starting with a digit (or $\${ for a literal \${)`,
+          );
+          return "";
+        }
+        vars.push(name);
+        let value: string | undefined;
+        try {
+          value = this.#lookup(name);
+        } catch (error) {
+          failed = true;
+          this.#error(
+            segments,
+            `cannot read environment variable ${name}: ${
+              error instanceof Error ? error.message : error
+            }`,
+          );
+          return "";
+        }
+        const fallback = reference?.[2];
+        if (fallback !== undefined && (value === undefined || value === "")) return fallback;
+        if (value === undefined) {
+          failed = true;
+          this.#error(
+            segments,
+            `environment variable ${name} is not set (use \${${name}:-default} to give a default)`,
+          );
+          return "";
+        }
+        return value;
+      },
+    );
     if (failed) {
       this.#poisoned.add(key(segments));
       return result;
     }
     if (vars.length === 0) return result;
     info.vars = vars;
-    return plain ? readPlainScalar(result) : result;
+    if (!plain) return result;
+    const value = readPlainScalar(result);
+    if (typeof value !== "string") {
+      this.#substitutedText.set(key(segments), { segments, text: result });
+    }
+    return value;
+  }
+
+  /**
+   * `port: ${PORT}` must give a number, but `secret_key: ${SECRET}` with SECRET=12345 must give
+   * the string "12345": the environment's text is not the user's YAML, so where the schema wants a
+   * string, a substituted value YAML read as a number/boolean/null goes back to its text.
+   * Returns whether anything changed (then the schema runs once more).
+   */
+  #retyped(
+    root: Record<string, unknown>,
+    issues: readonly { code?: string; path: PropertyKey[]; expected?: string }[],
+  ) {
+    let changed = false;
+    for (const issue of issues) {
+      if (issue.code !== "invalid_type" || issue.expected !== "string") continue;
+      const substituted = this.#substitutedText.get(key(issue.path as Segment[]));
+      if (!substituted) continue;
+      const parent = valueAt(root, substituted.segments.slice(0, -1));
+      const last = substituted.segments.at(-1);
+      if (last === undefined || (typeof parent !== "object" || parent === null)) continue;
+      define(parent as Record<string, unknown>, String(last), substituted.text);
+      changed = true;
+    }
+    return changed;
   }
 
   /** Rejects not-yet-supported keys, warns about ignored ones, and removes both before the schema. */
@@ -456,7 +514,9 @@ class Loader {
   ) {
     const segments = issue.path.map((part) => (typeof part === "number" ? part : String(part)));
     // A value whose substitution failed was already reported; its stand-in "" proves nothing.
-    if (segments.some((_, length) => this.#poisoned.has(key(segments.slice(0, length + 1))))) return;
+    if (segments.some((_, length) => this.#poisoned.has(key(segments.slice(0, length + 1))))) {
+      return;
+    }
     if (issue.code === "unrecognized_keys" && issue.keys) {
       for (const name of issue.keys) {
         const at = [...segments, name];
@@ -541,7 +601,9 @@ function unknownKey(name: string, parent: Segment[]): { message: string; suggest
   const pattern = patternOf(parent);
   const supported = SECTION_KEYS[pattern] ?? [];
   const gated = [...NOT_YET_SUPPORTED, ...IGNORED_KEYS]
-    .filter((row) => row.path.slice(0, row.path.lastIndexOf(".") + 1) === (pattern ? `${pattern}.` : ""))
+    .filter((row) =>
+      row.path.slice(0, row.path.lastIndexOf(".") + 1) === (pattern ? `${pattern}.` : "")
+    )
     .map((row) => row.path.slice(row.path.lastIndexOf(".") + 1));
   let best: string | undefined;
   let bestDistance = 3;
@@ -622,7 +684,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Sets a key even when it is "__proto__" (a YAML key must never change a prototype). */
 function define(target: Record<string, unknown>, name: string, value: unknown) {
-  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(target, name, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 function valueAt(root: unknown, segments: readonly Segment[]): unknown {

@@ -93,14 +93,19 @@ export function describeValue(value: unknown, secret = false): string {
 type ErrorFn = (issue: { input?: unknown }) => string;
 
 /** The message for "wrong type or out of range": what was expected, what was found. */
-function expecting(expected: string, options: { secret?: boolean } = {}): ErrorFn {
+function expecting(expected: string, options: { secret?: boolean; text?: boolean } = {}): ErrorFn {
   return (issue) => {
     const got = describeValue(issue.input, options.secret);
-    // A quoted number is the commonest way to get a string where a number belongs.
-    const hint = typeof issue.input === "string" && !options.secret &&
-        /^[-+]?[0-9.]+$/.test(issue.input) && /number|integer/.test(expected)
-      ? " (a string; remove the quotes)"
-      : "";
+    let hint = "";
+    // A quoted number is the commonest way to get a string where a number belongs...
+    if (
+      typeof issue.input === "string" && !options.secret && /^[-+]?[0-9.]+$/.test(issue.input) &&
+      /number|integer/.test(expected)
+    ) hint = " (a string; remove the quotes)";
+    // ...and an unquoted number or true/false where text belongs (YAML reads `name: 2024` as a number).
+    if (options.text && (typeof issue.input === "number" || typeof issue.input === "boolean")) {
+      hint = " (quote it to make it a string)";
+    }
     return `expected ${expected}, got ${got}${hint}`;
   };
 }
@@ -112,11 +117,14 @@ function section<T extends z.ZodType>(schema: T) {
 
 /** An optional value where an empty value ("" or `key:`) means "not set". */
 function optional<T extends z.ZodType>(schema: T) {
-  return z.preprocess((value) => (value === null || value === "" ? undefined : value), schema.optional());
+  return z.preprocess(
+    (value) => (value === null || value === "" ? undefined : value),
+    schema.optional(),
+  );
 }
 
 function nonEmptyString(options: { secret?: boolean } = {}) {
-  const error = expecting("a non-empty string", options);
+  const error = expecting("a non-empty string", { ...options, text: true });
   return z.string({ error }).refine((value) => value.trim() !== "", { error });
 }
 
@@ -150,7 +158,7 @@ export function addressProblem(address: string): string | undefined {
 }
 
 const SERVER_SHAPE = {
-  address: z.string({ error: expecting("a host name or IP address") })
+  address: z.string({ error: expecting("a host name or IP address", { text: true }) })
     .superRefine((value, ctx) => {
       const problem = addressProblem(value);
       if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
@@ -205,7 +213,8 @@ export function normalizePathPrefix(prefix: string): string {
 export function s3BucketNameProblem(name: string): string | undefined {
   const rules = "S3 bucket names are 3-63 characters of lowercase letters, digits, dots and " +
     "hyphens, starting and ending with a letter or digit";
-  const bad = (why: string) => `${JSON.stringify(name)} is not a valid S3 bucket name: ${why} (${rules})`;
+  const bad = (why: string) =>
+    `${JSON.stringify(name)} is not a valid S3 bucket name: ${why} (${rules})`;
   if (name.length < 3 || name.length > 63) return bad(`it is ${name.length} characters long`);
   const invalid = /[^a-z0-9.-]/.exec(name);
   if (invalid) {
@@ -251,10 +260,12 @@ export function endpointProblem(endpoint: string): string | undefined {
 }
 
 const S3_SHAPE = {
-  bucket: z.string({ error: expecting("an S3 bucket name") }).superRefine((value, ctx) => {
-    const problem = s3BucketNameProblem(value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
-  }),
+  bucket: z.string({ error: expecting("an S3 bucket name", { text: true }) }).superRefine(
+    (value, ctx) => {
+      const problem = s3BucketNameProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+    },
+  ),
   region: nonEmptyString().default("us-east-1"),
   endpoint: optional(
     z.string({ error: expecting("an http:// or https:// URL") })
@@ -267,7 +278,7 @@ const S3_SHAPE = {
   ),
   access_key: nonEmptyString({ secret: true }),
   secret_key: nonEmptyString({ secret: true }),
-  session_token: optional(z.string({ error: expecting("a string", { secret: true }) })),
+  session_token: optional(z.string({ error: expecting("a string", { secret: true, text: true }) })),
   timeout: seconds({ min: "positive", default: 20 }),
 };
 
@@ -297,7 +308,9 @@ const BUCKET_SHAPE = {
     })
     .transform(normalizePathPrefix),
   s3: s3Schema,
-  auth: optional(z.strictObject(AUTH_SHAPE, { error: expecting("a mapping like {enabled: false}") })),
+  auth: optional(
+    z.strictObject(AUTH_SHAPE, { error: expecting("a mapping like {enabled: false}") }),
+  ),
 };
 
 const bucketSchema = z.strictObject(BUCKET_SHAPE, {

@@ -2,7 +2,13 @@
 
 import type { LogLevel } from "../config/types.ts";
 
-const LEVEL_RANK: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
+const LEVEL_RANK: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+};
 
 /** A log field value. Objects are allowed for nested detail (they are redacted too). */
 export type LogFields = Record<string, unknown>;

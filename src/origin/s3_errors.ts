@@ -38,8 +38,10 @@ function pickElement(xml: string, name: string): string | undefined {
 }
 
 function decodeXmlEntities(text: string): string {
-  return text.replace(/&(lt|gt|amp|quot|apos);/g, (_, entity: string) =>
-    ({ lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" })[entity]!);
+  return text.replace(
+    /&(lt|gt|amp|quot|apos);/g,
+    (_, entity: string) => ({ lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" })[entity]!,
+  );
 }
 
 /** Reads at most MAX_ERROR_BODY_BYTES of an error body and cancels the rest. */

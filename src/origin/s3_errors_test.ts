@@ -9,11 +9,14 @@ const xml = (code: string, extra = "") =>
   `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>It &amp; it</Message>${extra}</Error>`;
 
 Deno.test("parseS3ErrorXml() reads Code, Message and ActualObjectSize", () => {
-  assert.deepEqual(parseS3ErrorXml(xml("InvalidRange", "<ActualObjectSize>15</ActualObjectSize>")), {
-    code: "InvalidRange",
-    message: "It & it",
-    actualObjectSize: "15",
-  });
+  assert.deepEqual(
+    parseS3ErrorXml(xml("InvalidRange", "<ActualObjectSize>15</ActualObjectSize>")),
+    {
+      code: "InvalidRange",
+      message: "It & it",
+      actualObjectSize: "15",
+    },
+  );
   assert.deepEqual(parseS3ErrorXml(""), {
     code: undefined,
     message: undefined,

@@ -5,7 +5,9 @@ import { pickS3Query } from "./s3_query.ts";
 
 Deno.test("pickS3Query() keeps versionId and response-* and drops the rest", () => {
   assert.deepEqual(
-    pickS3Query("token=abc&versionId=v%201&response-content-type=text%2Fplain&x=1&X-Amz-Signature=s"),
+    pickS3Query(
+      "token=abc&versionId=v%201&response-content-type=text%2Fplain&x=1&X-Amz-Signature=s",
+    ),
     [["versionId", "v 1"], ["response-content-type", "text/plain"]],
   );
 });

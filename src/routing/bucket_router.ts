@@ -12,48 +12,54 @@ export interface RouteMatch<T> {
   key: string;
 }
 
+const SLASH = 47;
+
 /**
- * Built once per config generation. Resolution walks the "/" positions of the path only up to
- * the longest configured prefix and does one Map lookup per candidate, so its cost depends on
- * the prefix depth, not on the number of buckets (the original scanned every prefix).
+ * Built once per config generation. Prefixes are grouped by their first segment, so resolving
+ * costs one slice and one Map lookup, then a `startsWith` per deeper prefix in that group: the
+ * cost depends on how many prefixes share a first segment, not on the number of buckets (the
+ * original scanned every prefix, and without a segment boundary).
  */
 export class BucketRouter<T extends Routable> {
-  #byPrefix = new Map<string, T>();
+  /** First segment ("/media") -> the prefixes starting with it, longest first. */
+  #byFirstSegment = new Map<string, T[]>();
   #root: T | undefined;
-  #longest = 0;
 
   constructor(targets: readonly T[]) {
+    const seen = new Set<string>();
     for (const target of targets) {
       const prefix = target.pathPrefix;
-      if (this.#byPrefix.has(prefix) || (prefix === "/" && this.#root)) {
-        throw new TypeError(`Duplicate path_prefix "${prefix}"`);
+      if (seen.has(prefix)) throw new TypeError(`Duplicate path_prefix "${prefix}"`);
+      seen.add(prefix);
+      if (prefix === "/") {
+        this.#root = target;
+        continue;
       }
-      if (prefix === "/") this.#root = target;
-      else this.#byPrefix.set(prefix, target);
-      if (prefix.length > this.#longest) this.#longest = prefix.length;
+      const slash = prefix.indexOf("/", 1);
+      const first = slash === -1 ? prefix : prefix.slice(0, slash);
+      const group = this.#byFirstSegment.get(first) ?? [];
+      group.push(target);
+      group.sort((a, b) => b.pathPrefix.length - a.pathPrefix.length);
+      this.#byFirstSegment.set(first, group);
     }
   }
 
   /** Resolves a decoded path ("/public/a/b.txt"); undefined when no prefix matches. */
   resolve(path: string): RouteMatch<T> | undefined {
-    let best: T | undefined;
-    let keyStart = -1;
-    // Candidate prefixes end just before a "/" or at the end of the path (segment boundary).
-    let slash = path.indexOf("/", 1);
-    while (slash !== -1 && slash <= this.#longest) {
-      const target = this.#byPrefix.get(path.slice(0, slash));
-      if (target !== undefined) {
-        best = target;
-        keyStart = slash + 1;
+    const slash = path.indexOf("/", 1);
+    const group = this.#byFirstSegment.get(slash === -1 ? path : path.slice(0, slash));
+    if (group !== undefined) {
+      for (const target of group) {
+        const prefix = target.pathPrefix;
+        const end = prefix.length;
+        if (path.length === end) {
+          if (path === prefix) return { target, key: "" };
+        } else if (path.charCodeAt(end) === SLASH && path.startsWith(prefix)) {
+          return { target, key: path.slice(end + 1) };
+        }
       }
-      slash = path.indexOf("/", slash + 1);
     }
-    if (slash === -1 && path.length <= this.#longest) {
-      const target = this.#byPrefix.get(path);
-      if (target !== undefined) return { target, key: "" };
-    }
-    if (best !== undefined) return { target: best, key: path.slice(keyStart) };
-    if (this.#root !== undefined && path.startsWith("/")) {
+    if (this.#root !== undefined && path.charCodeAt(0) === SLASH) {
       return { target: this.#root, key: path.slice(1) };
     }
     return undefined;

@@ -54,7 +54,9 @@ Deno.test("BucketRouter rejects duplicate prefixes", () => {
 function referenceResolve(prefixes: string[], path: string): [string, string] | undefined {
   let best: string | undefined;
   for (const p of prefixes) {
-    if ((path === p || path.startsWith(p + "/")) && (best === undefined || p.length > best.length)) {
+    if (
+      (path === p || path.startsWith(p + "/")) && (best === undefined || p.length > best.length)
+    ) {
       best = p;
     }
   }

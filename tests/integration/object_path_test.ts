@@ -27,8 +27,18 @@ Deno.test("gateway serves a real s3rver", async (t) => {
   await s3.putObject("other", "x.json", '{"a":1}', { contentType: "application/json" });
 
   const config = testConfig([
-    bucketConfig({ name: "public", pathPrefix: "/public", bucket: "assets", endpoint: s3.endpoint }),
-    bucketConfig({ name: "nested", pathPrefix: "/public/other", bucket: "other", endpoint: s3.endpoint }),
+    bucketConfig({
+      name: "public",
+      pathPrefix: "/public",
+      bucket: "assets",
+      endpoint: s3.endpoint,
+    }),
+    bucketConfig({
+      name: "nested",
+      pathPrefix: "/public/other",
+      bucket: "other",
+      endpoint: s3.endpoint,
+    }),
     bucketConfig({
       name: "wrong-key",
       pathPrefix: "/wrong",

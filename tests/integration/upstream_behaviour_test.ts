@@ -113,7 +113,12 @@ Deno.test("an unreachable S3 is 502 origin_unavailable with the endpoint named",
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close(); // nothing listens there now
   const gw = buildTestApp(testConfig([
-    bucketConfig({ name: "b", pathPrefix: "/b", bucket: "bk", endpoint: `http://127.0.0.1:${port}` }),
+    bucketConfig({
+      name: "b",
+      pathPrefix: "/b",
+      bucket: "bk",
+      endpoint: `http://127.0.0.1:${port}`,
+    }),
   ]));
   const res = await gw.request("/b/k");
   assert.equal(res.status, 502);
@@ -137,7 +142,13 @@ Deno.test("S3 that does not answer in time is 504 origin_timeout", async () => {
     return new Response("late");
   });
   const gw = buildTestApp(testConfig([
-    bucketConfig({ name: "b", pathPrefix: "/b", bucket: "bk", endpoint: upstream.endpoint, timeout: 0.3 }),
+    bucketConfig({
+      name: "b",
+      pathPrefix: "/b",
+      bucket: "bk",
+      endpoint: upstream.endpoint,
+      timeout: 0.3,
+    }),
   ]));
   try {
     const started = performance.now();
@@ -164,7 +175,12 @@ Deno.test("S3 5xx and NoSuchBucket are 502 upstream_error with S3's code", async
   });
   const gw = buildTestApp(testConfig([
     bucketConfig({ name: "a", pathPrefix: "/a", bucket: "bk", endpoint: upstream.endpoint }),
-    bucketConfig({ name: "m", pathPrefix: "/m", bucket: "missing-bucket", endpoint: upstream.endpoint }),
+    bucketConfig({
+      name: "m",
+      pathPrefix: "/m",
+      bucket: "missing-bucket",
+      endpoint: upstream.endpoint,
+    }),
   ]));
   try {
     const res = await gw.request("/a/k");

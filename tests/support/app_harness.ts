@@ -80,7 +80,9 @@ export function buildTestApp(config: Config): TestApp {
 }
 
 /** Serves an app on 127.0.0.1:0; returns its base URL and a stop function that drains. */
-export async function serveTestApp(testApp: TestApp): Promise<{ url: string; stop(): Promise<void> }> {
+export async function serveTestApp(
+  testApp: TestApp,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const server = await startServer(testApp.app, {
     hostname: "127.0.0.1",
     port: 0,

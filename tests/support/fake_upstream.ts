@@ -7,7 +7,10 @@ export interface RecordedRequest {
   headers: Record<string, string>;
 }
 
-export type UpstreamHandler = (request: Request, recorded: RecordedRequest) => Response | Promise<Response>;
+export type UpstreamHandler = (
+  request: Request,
+  recorded: RecordedRequest,
+) => Response | Promise<Response>;
 
 export interface FakeUpstream {
   endpoint: string;

@@ -1,0 +1,90 @@
+// Micro-benchmark: the whole request pipeline (accept, route, sign, respond) with an in-memory S3.
+
+import { createApp } from "../src/app.ts";
+import type { Config } from "../src/config/types.ts";
+import { Logger } from "../src/observe/log.ts";
+
+const body = new Uint8Array(1024);
+const upstreamHeaders = {
+  "content-type": "application/octet-stream",
+  "content-length": "1024",
+  etag: '"0123456789abcdef0123456789abcdef"',
+  "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT",
+  "x-amz-request-id": "REQ",
+};
+// Answers like S3 would, without a socket: what is left is the gateway's own work.
+const memoryFetch: typeof fetch = () =>
+  Promise.resolve(new Response(body, { status: 200, headers: upstreamHeaders }));
+
+const config: Config = {
+  server: { address: "127.0.0.1", port: 0, requestTimeout: 30, shutdownTimeout: 5 },
+  buckets: Array.from({ length: 10 }, (_, i) => ({
+    name: `b${i}`,
+    pathPrefix: `/b${i}`,
+    s3: {
+      bucket: `bucket-${i}`,
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:9000",
+      accessKey: "AKIDEXAMPLE",
+      secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+      sessionToken: undefined,
+      timeout: 20,
+    },
+  })),
+  logging: { level: "info", format: "json" },
+};
+
+const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
+const info = { remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 5000 } };
+
+const quiet = createApp(config, {
+  logger: new Logger({ level: "warn", format: "json", sink: discard }),
+  fetch: memoryFetch,
+});
+const logged = createApp(config, {
+  logger: new Logger({ level: "info", format: "json", sink: discard }),
+  fetch: memoryFetch,
+});
+
+Deno.bench({
+  name: "GET 1 KiB miss, access log off",
+  group: "pipeline",
+  baseline: true,
+  async fn() {
+    const response = await quiet.handle(new Request("http://gw/b7/photos/2026/cat.jpg"), info);
+    await response.arrayBuffer();
+  },
+});
+
+Deno.bench({
+  name: "GET 1 KiB miss, access log on",
+  group: "pipeline",
+  async fn() {
+    const response = await logged.handle(new Request("http://gw/b7/photos/2026/cat.jpg"), info);
+    await response.arrayBuffer();
+  },
+});
+
+Deno.bench({
+  name: "GET with Range and If-None-Match",
+  group: "pipeline",
+  async fn() {
+    const response = await quiet.handle(
+      new Request("http://gw/b7/photos/2026/cat.jpg", {
+        headers: { range: "bytes=0-99", "if-none-match": '"abc"' },
+      }),
+      info,
+    );
+    await response.arrayBuffer();
+  },
+});
+
+Deno.bench({
+  name: "baseline: Request + Response + arrayBuffer only",
+  group: "pipeline",
+  async fn() {
+    const _request = new Request("http://gw/b7/photos/2026/cat.jpg");
+    const response = await memoryFetch("x");
+    await response.arrayBuffer();
+  },
+});
