@@ -196,6 +196,8 @@ class Loader {
       return this.#result(undefined);
     }
     const root = this.#toValue(doc.contents, [], undefined, new Set());
+    // A document that blew the alias budget is an attack or an accident; either way, stop here.
+    if (this.#budget < 0) return this.#result(undefined);
     if (!isPlainObject(root)) {
       this.#errors.push({
         path: "",

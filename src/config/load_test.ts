@@ -577,7 +577,7 @@ Deno.test("parseConfig() points at the value for bad values and at the key for b
 });
 
 Deno.test("parseConfig() reports YAML syntax errors with their position, and only the first", async () => {
-  const found = errors(await loadConfigFile(fixture("syntax-error.yaml"), { env: {} }));
+  const found = errors(await loadConfigFile(fixture("syntax-error.txt"), { env: {} }));
   assert.equal(found.length, 1, show(found));
   assert.equal(found[0]?.path, "");
   assert.equal(found[0]?.line, 3);
@@ -634,6 +634,20 @@ Deno.test("parseConfig() follows aliases and reports unknown ones", () => {
   assert.equal(ok(parseConfig(aliased, { env: {} })).buckets[1]?.s3.bucket, "abc");
   const unknown = "server:\n  port: *nope\nbuckets: []\n";
   assert.match(show(errors(parseConfig(unknown, { env: {} }))), /unknown alias \*nope/);
+});
+
+Deno.test("parseConfig() bounds alias expansion and rejects self-referencing aliases", () => {
+  const laughs = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+  for (const name of "bcdefghij") {
+    const previous = String.fromCharCode(name.charCodeAt(0) - 1);
+    laughs.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(", ")}]`);
+  }
+  const started = performance.now();
+  const found = errors(parseConfig(laughs.join("\n"), { env: {} }));
+  assert.ok(performance.now() - started < 2000, "expansion is bounded");
+  assert.match(show(found), /expands to more than 100000 nodes/);
+  const cyclic = errors(parseConfig("server: &s {port: 1, again: *s}\nbuckets: []\n", { env: {} }));
+  assert.ok(cyclic.length > 0);
 });
 
 // ---- environment substitution ---------------------------------------------------------------

@@ -128,7 +128,7 @@ Deno.test("validate-config: a missing file exits 2 with a message naming it", as
 });
 
 Deno.test("validate-config: a YAML syntax error gives its line", async () => {
-  const file = `${FIXTURES}syntax-error.yaml`;
+  const file = `${FIXTURES}syntax-error.txt`;
   const result = await validate([file]);
   assert.equal(result.code, 2);
   assert.match(result.err[0] ?? "", new RegExp(`^${file}:3:\\d+ YAML syntax error: `));
