@@ -58,13 +58,13 @@ trap 'exit 143' TERM
 
 log() { echo "[bench] $*" >&2; }
 
-# start <name> <command...>: runs a service in its own session, output to $TMP/<name>.log
+# start <name> <command...>: runs a service in its own session (pid in LAST_PID), output to $TMP/<name>.log
 start() {
   local name="$1"
   shift
   setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-  PIDS+=("$!")
-  eval "PID_${name//-/_}=$!"
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
 }
 
 # wait_http <url> <seconds> <pid>: waits for any HTTP answer; fails early if the process died
@@ -186,17 +186,28 @@ for which in origin-nginx proxy-nginx; do
 done
 start origin_nginx nginx -p "$TMP/origin-nginx" -e "$TMP/origin-nginx/logs/error.log" \
   -c "$TMP/origin-nginx/nginx.conf"
+PID_ORIGIN=$LAST_PID
 start proxy_nginx nginx -p "$TMP/proxy-nginx" -e "$TMP/proxy-nginx/logs/error.log" \
   -c "$TMP/proxy-nginx/nginx.conf"
+PID_PROXY=$LAST_PID
 start deno_pass env PORT="$P_DENO_PASS" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
   deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_passthrough.ts"
+PID_DENO_PASS=$LAST_PID
 start deno_fixed env PORT="$P_DENO_FIXED" SIZE="$SMALL_SIZE" \
   deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
+PID_DENO_FIXED=$LAST_PID
 
-wait_http "http://127.0.0.1:$P_ORIGIN/" 10 "$PID_origin_nginx" || { log "origin nginx did not start"; cat "$TMP/origin-nginx/logs/error.log" >&2; exit 1; }
-wait_http "http://127.0.0.1:$P_NGINX_PASS/" 10 "$PID_proxy_nginx" || { log "proxy nginx did not start"; cat "$TMP/proxy-nginx/logs/error.log" >&2; exit 1; }
-wait_http "http://127.0.0.1:$P_DENO_PASS/" 30 "$PID_deno_pass" || { log "deno passthrough did not start"; cat "$TMP/deno_pass.log" >&2; exit 1; }
-wait_http "http://127.0.0.1:$P_DENO_FIXED/" 30 "$PID_deno_fixed" || { log "deno fixed did not start"; cat "$TMP/deno_fixed.log" >&2; exit 1; }
+need_up() { # need_up <url> <seconds> <pid> <what> <log file>
+  if ! wait_http "$1" "$2" "$3"; then
+    log "$4 did not start:"
+    cat "$5" >&2 || true
+    exit 1
+  fi
+}
+need_up "http://127.0.0.1:$P_ORIGIN/" 10 "$PID_ORIGIN" "origin nginx" "$TMP/origin-nginx/logs/error.log"
+need_up "http://127.0.0.1:$P_NGINX_PASS/" 10 "$PID_PROXY" "proxy nginx" "$TMP/proxy-nginx/logs/error.log"
+need_up "http://127.0.0.1:$P_DENO_PASS/" 30 "$PID_DENO_PASS" "deno passthrough" "$TMP/deno_pass.log"
+need_up "http://127.0.0.1:$P_DENO_FIXED/" 30 "$PID_DENO_FIXED" "deno fixed" "$TMP/deno_fixed.log"
 
 # --- the gateway ---------------------------------------------------------------------------------
 GATEWAY_OK=0
@@ -235,8 +246,12 @@ EOF
         log "gateway up with the $variant config"
         break
       fi
-      log "gateway did not start with the $variant config:"
-      tail -5 "$TMP/gateway-$variant.log" >&2 || true
+      if [ "$variant" = full ]; then
+        log "gateway refused the full config (cache/metrics keys not supported yet?); trying the minimal one"
+      else
+        log "gateway did not start with the $variant config:"
+        tail -5 "$TMP/gateway-$variant.log" >&2 || true
+      fi
       kill -TERM -- "-$gw_pid" 2>/dev/null || true
       wait "$gw_pid" 2>/dev/null || true
     done
