@@ -5,6 +5,7 @@ import { healthResponse } from "./admin/health.ts";
 import type { Config } from "./config/types.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { describeError, type Logger } from "./observe/log.ts";
+import { DeadlineSweeper } from "./origin/deadlines.ts";
 import { S3Origin } from "./origin/s3_origin.ts";
 import {
   ALLOWED_METHODS,
@@ -36,6 +37,8 @@ export interface App {
   handle(request: Request, info: ClientInfo): Promise<Response>;
   /** Requests whose response has not been fully delivered yet. */
   readonly inFlight: number;
+  /** Stops the app's timers; call after the server has drained. */
+  close(): void;
 }
 
 /** Everything built from one config: swapped as a whole on reload (issue: operations). */
@@ -45,12 +48,16 @@ interface Generation {
   readiness: ReadinessChecker;
 }
 
-function buildGeneration(config: Config, deps: AppDeps): Generation {
+function buildGeneration(
+  config: Config,
+  deps: AppDeps,
+  deadlines: DeadlineSweeper,
+): Generation {
   const buckets: BucketRuntime[] = config.buckets.map((bucket) => ({
     name: bucket.name,
     pathPrefix: bucket.pathPrefix,
     config: bucket,
-    origin: new S3Origin({ bucketName: bucket.name, s3: bucket.s3, fetch: deps.fetch }),
+    origin: new S3Origin({ bucketName: bucket.name, s3: bucket.s3, fetch: deps.fetch, deadlines }),
   }));
   return {
     config,
@@ -64,7 +71,8 @@ const CLIENT_CLOSED = 499;
 
 /** Builds the request handler for a validated config. Throws only on programming errors. */
 export function createApp(config: Config, deps: AppDeps): App {
-  const generation = buildGeneration(config, deps);
+  const deadlines = new DeadlineSweeper();
+  const generation = buildGeneration(config, deps, deadlines);
   const logger = deps.logger;
   const startedAtMs = Date.now();
   let inFlight = 0;
@@ -121,12 +129,18 @@ export function createApp(config: Config, deps: AppDeps): App {
       logged.path = target.path;
       if (target.path === "/health") {
         response = healthResponse(startedAtMs, VERSION);
+        response.headers.set("x-request-id", requestId);
       } else if (target.path === "/ready") {
         response = await generation.readiness.response();
+        response.headers.set("x-request-id", requestId);
       } else if (method === "OPTIONS") {
         // CORS per bucket lands with the protection issue; until then a plain Allow answer.
-        response = new Response(null, { status: 204, headers: { allow: ALLOWED_METHODS } });
+        response = new Response(null, {
+          status: 204,
+          headers: { allow: ALLOWED_METHODS, "x-request-id": requestId },
+        });
       } else {
+        // `respond` sets X-Request-ID on the object path.
         const ctx: RequestContext = {
           request,
           method,
@@ -145,7 +159,6 @@ export function createApp(config: Config, deps: AppDeps): App {
           logged.bucket = ctx.bucket?.name;
         }
       }
-      if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", requestId);
     } catch (thrown) {
       if (request.signal.aborted) {
         code = "client_closed";
@@ -172,6 +185,9 @@ export function createApp(config: Config, deps: AppDeps): App {
     handle,
     get inFlight() {
       return inFlight;
+    },
+    close() {
+      deadlines.close();
     },
   };
 }

@@ -63,6 +63,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     shutdown_timeout_seconds: config.server.shutdownTimeout,
   });
   const drained = await server.drain(config.server.shutdownTimeout);
+  app.close();
   if (drained.completed) logger.info("stopped", { drained: true });
   else {
     logger.warn("stopped with requests still in flight", {

@@ -2,8 +2,10 @@
 
 import type { S3Config } from "../config/types.ts";
 import { ProxyError } from "../errors.ts";
+import type { DeadlineSweeper } from "./deadlines.ts";
 import type { Origin, OriginRequest, ProbeResult } from "./origin.ts";
 import { parseS3ErrorXml, readErrorBody, s3ErrorToProxyError } from "./s3_errors.ts";
+import { SignatureCache } from "./signature_cache.ts";
 import { canonicalQueryString, encodeS3Key, SigV4Signer } from "./sigv4.ts";
 
 export interface S3OriginOptions {
@@ -12,6 +14,8 @@ export interface S3OriginOptions {
   s3: S3Config;
   /** Injected for tests; defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Shared timeout watcher; one per app. */
+  deadlines: DeadlineSweeper;
 }
 
 /** Marks an abort caused by our own timer, to tell a timeout from a client going away. */
@@ -27,6 +31,8 @@ export class S3Origin implements Origin {
   readonly #s3: S3Config;
   readonly #fetch: typeof fetch;
   readonly #signer: SigV4Signer;
+  readonly #signatures = new SignatureCache();
+  readonly #deadlines: DeadlineSweeper;
   /** "http://127.0.0.1:9000" or "https://bucket.s3.region.amazonaws.com". */
   readonly #origin: string;
   /** Host header as fetch will send it (with the port when it is not the scheme default). */
@@ -38,6 +44,7 @@ export class S3Origin implements Origin {
     this.#bucketName = options.bucketName;
     this.#s3 = options.s3;
     this.#fetch = options.fetch ?? fetch;
+    this.#deadlines = options.deadlines;
     this.#signer = new SigV4Signer({
       credentials: {
         accessKeyId: options.s3.accessKey,
@@ -111,24 +118,44 @@ export class S3Origin implements Origin {
     const query = request.query === undefined || request.query.length === 0
       ? ""
       : canonicalQueryString(request.query);
-    const signed = this.#signer.sign({
-      method,
-      host: this.#host,
-      canonicalUri: path,
-      query: request.query,
-      headers: request.headers,
-    }, Date.now());
-    const headers = request.headers === undefined ? signed : { ...request.headers, ...signed };
+    const now = Date.now();
+    let headers: Record<string, string>;
+    if (request.headers === undefined) {
+      // Plain reads of hot objects reuse a recent signature (see SignatureCache for why).
+      const cacheKey = method + " " + path + "?" + query;
+      const cached = this.#signatures.get(cacheKey, now);
+      if (cached !== undefined) headers = cached;
+      else {
+        headers = this.#signer.sign(
+          { method, host: this.#host, canonicalUri: path, query: request.query },
+          now,
+        );
+        this.#signatures.set(cacheKey, headers, now);
+      }
+    } else {
+      const signed = this.#signer.sign({
+        method,
+        host: this.#host,
+        canonicalUri: path,
+        query: request.query,
+        headers: request.headers,
+      }, now);
+      headers = { ...request.headers, ...signed };
+    }
     const url = query === "" ? this.#origin + path : `${this.#origin}${path}?${query}`;
 
-    // One controller carries both the client's abort and our time-to-headers timer; the timer is
-    // cleared once headers arrive so a long body is never cut by it.
+    // One controller, aborted by the shared sweeper on timeout or when the client has gone; it
+    // is released once headers arrive so a long body is never cut by the timeout. After that, a
+    // client that leaves cancels the body stream, which closes the upstream connection.
     const controller = new AbortController();
     const clientSignal = request.signal;
-    const onClientAbort = () => controller.abort(clientSignal.reason);
-    if (clientSignal.aborted) onClientAbort();
-    else clientSignal.addEventListener("abort", onClientAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(TIMEOUT_REASON), request.timeoutMs);
+    if (clientSignal.aborted) controller.abort(clientSignal.reason);
+    const watched = this.#deadlines.watch(
+      controller,
+      request.timeoutMs,
+      clientSignal,
+      TIMEOUT_REASON,
+    );
     try {
       return await this.#fetch(url, {
         method,
@@ -137,7 +164,6 @@ export class S3Origin implements Origin {
         redirect: "manual",
       });
     } catch (error) {
-      clientSignal.removeEventListener("abort", onClientAbort);
       if (controller.signal.reason === TIMEOUT_REASON) {
         throw new ProxyError("origin_timeout", {
           message: `S3 did not answer within ${
@@ -156,7 +182,7 @@ export class S3Origin implements Origin {
         cause: error,
       });
     } finally {
-      clearTimeout(timer);
+      this.#deadlines.release(watched);
     }
   }
 }

@@ -1,7 +1,7 @@
 // Owns the object path's stage functions; each either fills the RequestContext or throws a ProxyError.
 
 import { ProxyError } from "../errors.ts";
-import { copyResponseHeaders, pickForwardedHeaders } from "../http/headers.ts";
+import { pickForwardedHeaders, stripResponseHeaders } from "../http/headers.ts";
 import { pickS3Query } from "../origin/s3_query.ts";
 import type { BucketRouter } from "../routing/bucket_router.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
@@ -44,11 +44,16 @@ export function fetchObject(ctx: RequestContext): Promise<Response> {
 
 /** `respond`: the client's response from S3's, with S3's status (200/206/304) and safe headers. */
 export function respond(ctx: RequestContext, upstream: Response): Response {
-  const headers = new Headers();
-  copyResponseHeaders(upstream.headers, headers);
-  headers.set("accept-ranges", "bytes");
-  headers.set("x-request-id", ctx.requestId);
   const hasBody = ctx.method !== "HEAD" && upstream.status !== 304;
   if (!hasBody) upstream.body?.cancel().catch(() => {});
-  return new Response(hasBody ? upstream.body : null, { status: upstream.status, headers });
+  // Copying S3's Headers into the Response is the cheap path; stripping then edits that copy.
+  const response = new Response(hasBody ? upstream.body : null, {
+    status: upstream.status,
+    headers: upstream.headers,
+  });
+  const headers = response.headers;
+  stripResponseHeaders(headers);
+  headers.set("accept-ranges", "bytes");
+  headers.set("x-request-id", ctx.requestId);
+  return response;
 }

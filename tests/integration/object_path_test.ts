@@ -223,6 +223,7 @@ Deno.test("gateway serves a real s3rver", async (t) => {
       assert.ok(!gw.log.text.includes("not-the-secret"));
     });
   } finally {
+    gw.app.close();
     await gw.logger.flush();
     await s3.close();
   }

@@ -69,6 +69,7 @@ Deno.test("only Range, preconditions and S3 read parameters reach S3, signed", a
     assert.equal(sent.headers.range, "bytes=0-1");
     assert.equal(sent.headers["if-range"], '"e3"');
   } finally {
+    gw.app.close();
     await upstream.close();
   }
 });
@@ -102,6 +103,7 @@ Deno.test("without an endpoint the request is virtual-hosted on AWS with a sessi
   assert.equal(await res.text(), "aws");
   assert.equal(seen[0]!.url, "https://prod-assets.s3.eu-west-1.amazonaws.com/img/a%20b.png");
   assert.equal(seen[0]!.headers.get("x-amz-security-token"), "session-123");
+  app.close();
   assert.match(
     seen[0]!.headers.get("authorization")!,
     /Credential=AKIDAWS\/\d{8}\/eu-west-1\/s3\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,/,
@@ -128,6 +130,7 @@ Deno.test("an unreachable S3 is 502 origin_unavailable with the endpoint named",
   const ready = await gw.request("/ready");
   assert.equal(ready.status, 503);
   assert.equal((await ready.json()).backends.b.status, "unavailable");
+  gw.app.close();
 });
 
 Deno.test("S3 that does not answer in time is 504 origin_timeout", async () => {
@@ -160,6 +163,7 @@ Deno.test("S3 that does not answer in time is 504 origin_timeout", async () => {
     assert.match(body.message, /buckets\[\]\.s3\.timeout/);
     assert.ok(elapsed < 2000, `answered after ${elapsed} ms`);
   } finally {
+    gw.app.close();
     await upstream.close();
   }
 });
@@ -194,6 +198,7 @@ Deno.test("S3 5xx and NoSuchBucket are 502 upstream_error with S3's code", async
     assert.equal(missingBody.s3_error_code, "NoSuchBucket");
     assert.match(missingBody.message, /buckets\[\]\.s3\.bucket/);
   } finally {
+    gw.app.close();
     await upstream.close();
   }
 });

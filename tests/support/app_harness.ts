@@ -92,6 +92,7 @@ export async function serveTestApp(
     url: `http://127.0.0.1:${server.addr.port}`,
     stop: async () => {
       await server.drain(5);
+      testApp.app.close();
       await testApp.logger.flush();
     },
   };
