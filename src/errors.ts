@@ -6,6 +6,16 @@
  */
 export const ERROR_CODE = {
   bad_request: { status: 400, title: "Bad Request" },
+  /** No token where the bucket requires one: 401 + `WWW-Authenticate: Bearer` (RFC 6750 §3). */
+  token_missing: { status: 401, title: "Unauthorized" },
+  /** Malformed, wrongly signed, expired or not-yet-valid token: 401 + `error="invalid_token"`. */
+  token_invalid: { status: 401, title: "Unauthorized" },
+  /** A valid caller that the claims rules or the policy (OPA/OpenFGA) do not allow. */
+  forbidden: { status: 403, title: "Forbidden" },
+  /** A signed URL whose signature does not match, or whose key id is unknown. */
+  signed_url_invalid: { status: 403, title: "Forbidden" },
+  /** A signed URL past its expiry. */
+  signed_url_expired: { status: 403, title: "Forbidden" },
   access_denied: { status: 403, title: "Forbidden" },
   route_not_found: { status: 404, title: "Not Found" },
   object_not_found: { status: 404, title: "Not Found" },

@@ -28,11 +28,134 @@ export interface S3Config {
   timeout: number;
 }
 
+/** JWS algorithms a key may verify ("none" is never one). */
+export const JWT_ALGORITHMS = [
+  "HS256",
+  "HS384",
+  "HS512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+export type JwtAlgorithm = typeof JWT_ALGORITHMS[number];
+
+/** One named verification key (selected by the token's `kid`). */
+export interface JwtKeyConfig {
+  id: string;
+  algorithm: JwtAlgorithm;
+  /** HMAC secret (HS*), or undefined when `path` is used. */
+  secret: string | undefined;
+  /** PEM file (SPKI public key or X.509 certificate) for RS/PS/ES/EdDSA. */
+  path: string | undefined;
+}
+
+export const TOKEN_SOURCE_TYPES = ["bearer", "header", "query", "cookie"] as const;
+export interface TokenSourceConfig {
+  type: typeof TOKEN_SOURCE_TYPES[number];
+  /** Header, query parameter or cookie name (not used by `bearer`). */
+  name: string | undefined;
+  /** For `header`: a prefix the value must start with, removed before verification. */
+  prefix: string | undefined;
+}
+
+export const CLAIM_OPERATORS = [
+  "equals",
+  "in",
+  "contains",
+  "gt",
+  "lt",
+  "gte",
+  "lte",
+  "regex",
+] as const;
+export interface ClaimRule {
+  /** Claim name or dotted path into nested objects ("realm.roles"). */
+  claim: string;
+  operator: typeof CLAIM_OPERATORS[number];
+  value: unknown;
+}
+
+/** A resolved JWT verifier config (top-level `jwt` or `buckets[].auth.jwt`). */
+export interface JwtConfig {
+  /** The algorithm of `secret` / `rsa_public_key_path` / `ecdsa_public_key_path`. */
+  algorithm: JwtAlgorithm;
+  secret: string | undefined;
+  rsaPublicKeyPath: string | undefined;
+  ecdsaPublicKeyPath: string | undefined;
+  keys: JwtKeyConfig[];
+  jwksUrl: string | undefined;
+  /** Default 300. */
+  jwksRefreshIntervalSecs: number;
+  issuer: string | undefined;
+  audience: string | undefined;
+  /** Default 60. */
+  leewaySeconds: number;
+  /** Default [{type: bearer}]. */
+  tokenSources: TokenSourceConfig[];
+  claims: ClaimRule[];
+  adminClaims: ClaimRule[];
+}
+
+export interface OpaConfig {
+  type: "opa";
+  /** http(s) base URL of the OPA server. */
+  url: string;
+  /** Policy path under /v1/data/, e.g. "yatagarasu/authz/allow". */
+  policyPath: string;
+  /** Default 100. */
+  timeoutMs: number;
+  /** Default 60. */
+  cacheTtlSeconds: number;
+  /** Default "closed". */
+  failMode: "open" | "closed";
+}
+
+export interface OpenFgaConfig {
+  type: "openfga";
+  endpoint: string;
+  storeId: string;
+  authorizationModelId: string | undefined;
+  apiToken: string | undefined;
+  /** Default 100. */
+  timeoutMs: number;
+  /** Default 60. */
+  cacheTtlSeconds: number;
+  /** Default "closed". */
+  failMode: "open" | "closed";
+  /** Claim (dotted path) naming the user; default "sub". */
+  userClaim: string;
+}
+
+export type AuthorizationConfig = OpaConfig | OpenFgaConfig;
+
+export interface SignedUrlKey {
+  id: string;
+  secret: string;
+}
+
+export interface SignedUrlsConfig {
+  /** Accepted keys (several during a rotation); `sign-url` signs with the first. */
+  keys: SignedUrlKey[];
+  /** Longest expiry `sign-url` will issue, seconds. Default 7 days. */
+  maxExpirySeconds: number;
+}
+
 export interface BucketConfig {
   name: string;
   /** Starts with "/", has no trailing "/" (except the root "/"). */
   pathPrefix: string;
   s3: S3Config;
+  /** The JWT that guards this bucket (its own, or the top-level one); undefined = public. */
+  jwt?: JwtConfig | undefined;
+  authorization?: AuthorizationConfig | undefined;
+  signedUrls?: SignedUrlsConfig | undefined;
 }
 
 export interface LoggingConfig {
@@ -40,8 +163,16 @@ export interface LoggingConfig {
   format: "json" | "pretty";
 }
 
+export interface AdminConfig {
+  /** Serve admin routes without a token on non-loopback addresses when no JWT is configured. */
+  allowUnauthenticated: boolean;
+}
+
 export interface Config {
   server: ServerConfig;
   buckets: BucketConfig[];
   logging: LoggingConfig;
+  /** The top-level JWT (default for buckets with `auth.enabled: true`), when enabled. */
+  jwt?: JwtConfig | undefined;
+  admin?: AdminConfig | undefined;
 }
