@@ -1,7 +1,8 @@
 // Micro-benchmark: the whole request pipeline (accept, route, sign, respond) with an in-memory S3.
 
+import { SignJWT } from "jose";
 import { createApp } from "../src/app.ts";
-import type { Config } from "../src/config/types.ts";
+import type { Config, JwtConfig } from "../src/config/types.ts";
 import { Logger } from "../src/observe/log.ts";
 
 const body = new Uint8Array(1024);
@@ -34,14 +35,36 @@ const config: Config = {
   logging: { level: "info", format: "json" },
 };
 
+// Bucket b9 requires an HS256 JWT with one claims rule: the authenticated twin of b7.
+const secret = "bench-secret-bench-secret-bench-secret";
+const jwt: JwtConfig = {
+  algorithm: "HS256",
+  secret,
+  rsaPublicKeyPath: undefined,
+  ecdsaPublicKeyPath: undefined,
+  keys: [],
+  jwksUrl: undefined,
+  jwksRefreshIntervalSecs: 300,
+  issuer: undefined,
+  audience: undefined,
+  leewaySeconds: 60,
+  tokenSources: [{ type: "bearer", name: undefined, prefix: undefined }],
+  claims: [{ claim: "role", operator: "equals", value: "viewer" }],
+  adminClaims: [],
+};
+config.buckets[9]!.jwt = jwt;
+const token = await new SignJWT({ role: "viewer" }).setProtectedHeader({ alg: "HS256" })
+  .setSubject("bench").setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+const authorization = `Bearer ${token}`;
+
 const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
 const info = { remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 5000 } };
 
-const quiet = createApp(config, {
+const quiet = await createApp(config, {
   logger: new Logger({ level: "warn", format: "json", sink: discard }),
   fetch: memoryFetch,
 });
-const logged = createApp(config, {
+const logged = await createApp(config, {
   logger: new Logger({ level: "info", format: "json", sink: discard }),
   fetch: memoryFetch,
 });
@@ -61,6 +84,31 @@ Deno.bench({
   group: "pipeline",
   async fn() {
     const response = await logged.handle(new Request("http://gw/b7/photos/2026/cat.jpg"), info);
+    await response.arrayBuffer();
+  },
+});
+
+Deno.bench({
+  name: "GET 1 KiB miss, JWT bucket, repeated token (verified-token cache hit)",
+  group: "auth",
+  async fn() {
+    const response = await quiet.handle(
+      new Request("http://gw/b9/photos/2026/cat.jpg", { headers: { authorization } }),
+      info,
+    );
+    await response.arrayBuffer();
+  },
+});
+
+Deno.bench({
+  name: "GET 1 KiB miss, public bucket, same request shape",
+  group: "auth",
+  baseline: true,
+  async fn() {
+    const response = await quiet.handle(
+      new Request("http://gw/b7/photos/2026/cat.jpg", { headers: { authorization } }),
+      info,
+    );
     await response.arrayBuffer();
   },
 });

@@ -2,7 +2,9 @@
 
 import { ReadinessChecker, type ReadinessOptions } from "./admin/health.ts";
 import { healthResponse } from "./admin/health.ts";
-import type { Config } from "./config/types.ts";
+import { type Authorizer, createAuthorizer } from "./auth/authorizer.ts";
+import { JwtAuthenticator } from "./auth/jwt_authenticator.ts";
+import type { Config, JwtConfig } from "./config/types.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { describeError, type Logger } from "./observe/log.ts";
 import { DeadlineSweeper } from "./origin/deadlines.ts";
@@ -23,6 +25,8 @@ export interface AppDeps {
   logger: Logger;
   /** The fetch used for S3; tests may inject one. */
   fetch?: typeof fetch;
+  /** The fetch used for JWKS, OPA and OpenFGA; defaults to the global fetch. */
+  authFetch?: typeof fetch;
   readiness?: ReadinessOptions;
 }
 
@@ -37,8 +41,8 @@ export interface App {
   handle(request: Request, info: ClientInfo): Promise<Response>;
   /** Requests whose response has not been fully delivered yet. */
   readonly inFlight: number;
-  /** Stops the app's timers; call after the server has drained. */
-  close(): void;
+  /** Stops the app's timers (deadlines, JWKS refresh); call after the server has drained. */
+  close(): Promise<void>;
 }
 
 /** Everything built from one config: swapped as a whole on reload (issue: operations). */
@@ -46,33 +50,78 @@ interface Generation {
   config: Config;
   router: BucketRouter<BucketRuntime>;
   readiness: ReadinessChecker;
+  authenticators: JwtAuthenticator[];
+  authorizers: Authorizer[];
 }
 
-function buildGeneration(
+async function buildGeneration(
   config: Config,
   deps: AppDeps,
   deadlines: DeadlineSweeper,
-): Generation {
-  const buckets: BucketRuntime[] = config.buckets.map((bucket) => ({
-    name: bucket.name,
-    pathPrefix: bucket.pathPrefix,
-    config: bucket,
-    origin: new S3Origin({ bucketName: bucket.name, s3: bucket.s3, fetch: deps.fetch, deadlines }),
-  }));
-  return {
-    config,
-    router: new BucketRouter(buckets),
-    readiness: new ReadinessChecker(buckets, deps.readiness),
-  };
+): Promise<Generation> {
+  // Buckets that share the top-level jwt block share one verifier: one JWKS fetcher, one token cache.
+  const authenticators = new Map<JwtConfig, JwtAuthenticator>();
+  const authorizers: Authorizer[] = [];
+  try {
+    const buckets: BucketRuntime[] = [];
+    for (const [index, bucket] of config.buckets.entries()) {
+      let authenticator: JwtAuthenticator | undefined;
+      if (bucket.jwt !== undefined) {
+        authenticator = authenticators.get(bucket.jwt);
+        if (authenticator === undefined) {
+          authenticator = await JwtAuthenticator.create(bucket.jwt, {
+            fetch: deps.authFetch,
+            configPath: bucket.jwt === config.jwt ? "jwt" : `buckets[${index}].auth.jwt`,
+          });
+          authenticators.set(bucket.jwt, authenticator);
+        }
+      }
+      const authorizer = bucket.authorization === undefined
+        ? undefined
+        : createAuthorizer(bucket.authorization, { fetch: deps.authFetch });
+      if (authorizer !== undefined) authorizers.push(authorizer);
+      buckets.push({
+        name: bucket.name,
+        pathPrefix: bucket.pathPrefix,
+        config: bucket,
+        origin: new S3Origin({
+          bucketName: bucket.name,
+          s3: bucket.s3,
+          fetch: deps.fetch,
+          deadlines,
+        }),
+        authenticator,
+        authorizer,
+      });
+    }
+    return {
+      config,
+      router: new BucketRouter(buckets),
+      readiness: new ReadinessChecker(buckets, deps.readiness),
+      authenticators: [...authenticators.values()],
+      authorizers,
+    };
+  } catch (error) {
+    // A half-built generation must not leave JWKS timers behind.
+    for (const authenticator of authenticators.values()) await authenticator.close();
+    for (const authorizer of authorizers) authorizer.close();
+    throw error;
+  }
 }
+
+/** The claims of a request without a token. */
+const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** Status logged when the client went away before the response could be sent (nginx's 499). */
 const CLIENT_CLOSED = 499;
 
-/** Builds the request handler for a validated config. Throws only on programming errors. */
-export function createApp(config: Config, deps: AppDeps): App {
+/**
+ * Builds the request handler for a validated config. Rejects when a JWT key cannot be loaded
+ * (a PEM file missing or unreadable), with a message naming the config key and the file.
+ */
+export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const deadlines = new DeadlineSweeper();
-  const generation = buildGeneration(config, deps, deadlines);
+  const generation = await buildGeneration(config, deps, deadlines);
   const logger = deps.logger;
   const startedAtMs = Date.now();
   let inFlight = 0;
@@ -152,6 +201,9 @@ export function createApp(config: Config, deps: AppDeps): App {
           rawQuery: target.rawQuery,
           bucket: undefined,
           key: "",
+          identity: "public",
+          claims: NO_CLAIMS,
+          subject: undefined,
         };
         try {
           response = await handleObject(ctx, generation.router);
@@ -186,8 +238,10 @@ export function createApp(config: Config, deps: AppDeps): App {
     get inFlight() {
       return inFlight;
     },
-    close() {
+    async close() {
       deadlines.close();
+      for (const authenticator of generation.authenticators) await authenticator.close();
+      for (const authorizer of generation.authorizers) authorizer.close();
     },
   };
 }

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { VERSION } from "../version.ts";
 import { runServe } from "./serve.ts";
+import { runSignUrl } from "./sign_url.ts";
 import { type CommandIO, runValidateConfig } from "./validate_config.ts";
 
 /** The process's own streams; tests pass their own CommandIO instead. */
@@ -41,6 +42,19 @@ export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promi
     )
     .action(async (file, options) => {
       exitCode = await runValidateConfig(file, { format: options.format }, io);
+    });
+
+  program.command("sign-url")
+    .description("Print a signed URL for a path of a bucket with signed_urls (stdout: the URL only).")
+    .requiredOption("-c, --config <file>", "config file", "config.yaml")
+    .requiredOption("--path <path>", "path with the bucket prefix, plain text (not percent-encoded)")
+    .requiredOption("--expires <duration>", "how long the link works: 90, 90s, 15m, 2h or 7d")
+    .option("--key <id>", "key id (default: the bucket's first key)")
+    .option("--base <url>", "base URL (default http://server.address:server.port)")
+    .option("--method <method>", "GET or HEAD", "GET")
+    .option("--param <name=value...>", "extra query parameters to sign")
+    .action(async (options) => {
+      exitCode = await runSignUrl(options, io);
     });
 
   try {

@@ -30,7 +30,18 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   }
   const config = result.config;
   const logger = new Logger({ level: config.logging.level, format: config.logging.format });
-  const app = createApp(config, { logger });
+  let app;
+  try {
+    app = await createApp(config, { logger });
+  } catch (error) {
+    io.stderr(
+      `${options.config}: ${
+        error instanceof Error ? error.message : String(error)
+      }; the gateway did not start.`,
+    );
+    await logger.flush();
+    return 2;
+  }
   let server;
   try {
     server = await startServer(app, {
@@ -44,6 +55,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
         error instanceof Error ? error.message : String(error)
       }. Change server.address/server.port or stop the process using it.`,
     );
+    await app.close();
     await logger.flush();
     return 1;
   }
@@ -63,7 +75,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     shutdown_timeout_seconds: config.server.shutdownTimeout,
   });
   const drained = await server.drain(config.server.shutdownTimeout);
-  app.close();
+  await app.close();
   if (drained.completed) logger.info("stopped", { drained: true });
   else {
     logger.warn("stopped with requests still in flight", {

@@ -4,15 +4,25 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Document } from "yaml";
 import {
+  authWithoutJwtMessage,
+  claimValueProblem,
   configSchema,
   describeValue,
   IGNORED_KEYS,
+  isJwtAlgorithm,
   isSecretKey,
+  type KeyMaterial,
+  keyMaterialProblem,
+  MAKE_SECRET,
+  MIN_SECRET_LENGTH,
   normalizePathPrefix,
   NOT_YET_SUPPORTED,
   pathPrefixProblem,
   SECTION_KEYS,
+  unusedKeyMaterial,
+  VARIANT_KEYS,
 } from "./schema.ts";
+import { CLAIM_OPERATORS } from "./types.ts";
 import type { Config } from "./types.ts";
 
 export interface ConfigIssue {
@@ -104,7 +114,20 @@ interface Position {
  * as a whole (unknown / not supported: nothing at or below it matters), and whether it is a
  * "missing key" error (dropped when a misspelt sibling key was already pointed at it).
  */
-type Issue = ConfigIssue & { segments?: Segment[]; whole?: boolean; missing?: boolean };
+type Issue = ConfigIssue & {
+  segments?: Segment[];
+  whole?: boolean;
+  missing?: boolean;
+  /** Keys any one of which would fix this error: dropped when a misspelt key was pointed at one. */
+  satisfiedBy?: Segment[][];
+};
+
+interface IssueOptions {
+  prefer?: "key" | "value";
+  whole?: boolean;
+  missing?: boolean;
+  satisfiedBy?: Segment[][];
+}
 
 interface NodeInfo {
   /** Where the key that introduced this value is (absent for list elements and the root). */
@@ -214,17 +237,20 @@ class Loader {
     if (!parsed.success && this.#retyped(root, parsed.error.issues)) {
       parsed = configSchema.safeParse(root);
     }
+    // Cross-field rules first: a schema backstop issue is dropped when they already reported it.
+    this.#checkBuckets(root);
+    this.#checkAuth(root);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) this.#addSchemaIssue(root, issue);
     }
-    this.#checkBuckets(root);
     return this.#result(parsed.success ? parsed.data : undefined);
   }
 
   #result(config: Config | undefined): ConfigResult {
-    const relevant = ({ segments, whole, missing }: Issue) => {
+    const relevant = ({ segments, whole, missing, satisfiedBy }: Issue) => {
       if (!segments) return true;
       if (missing && this.#suggested.has(key(segments))) return false;
+      if (satisfiedBy?.some((fix) => this.#suggested.has(key(fix)))) return false;
       const end = whole ? segments.length : segments.length + 1;
       for (let length = 0; length < end; length++) {
         if (this.#reported.has(key(segments.slice(0, length)))) return false;
@@ -280,10 +306,23 @@ class Loader {
   #error(
     segments: Segment[],
     message: string,
-    options: { prefer?: "key" | "value"; whole?: boolean; missing?: boolean } = {},
+    options: IssueOptions = {},
+  ) {
+    this.#issue(this.#errors, segments, message, options);
+  }
+
+  #warning(segments: Segment[], message: string, options: { prefer?: "key" | "value" } = {}) {
+    this.#issue(this.#warnings, segments, message, options);
+  }
+
+  #issue(
+    into: Issue[],
+    segments: Segment[],
+    message: string,
+    options: IssueOptions,
   ) {
     const { prefer = "value", ...flags } = options;
-    this.#errors.push({
+    into.push({
       path: formatPath(segments),
       ...this.#positionOf(segments, prefer),
       message,
@@ -512,17 +551,32 @@ class Loader {
 
   #addSchemaIssue(
     root: Record<string, unknown>,
-    issue: { code?: string; path: PropertyKey[]; message: string; keys?: string[] },
+    issue: {
+      code?: string;
+      path: PropertyKey[];
+      message: string;
+      keys?: string[];
+      params?: Record<string, unknown>;
+    },
   ) {
     const segments = issue.path.map((part) => (typeof part === "number" ? part : String(part)));
     // A value whose substitution failed was already reported; its stand-in "" proves nothing.
     if (segments.some((_, length) => this.#poisoned.has(key(segments.slice(0, length + 1))))) {
       return;
     }
+    // A schema backstop repeats a cross-field rule: only needed if nothing in its mapping was reported.
+    if (issue.params?.backstop === true) {
+      const parent = formatPath(segments.slice(0, -1));
+      const covered = this.#errors.some((error) =>
+        error.path === parent || error.path.startsWith(`${parent}.`) ||
+        error.path.startsWith(`${parent}[`)
+      );
+      if (covered) return;
+    }
     if (issue.code === "unrecognized_keys" && issue.keys) {
       for (const name of issue.keys) {
         const at = [...segments, name];
-        const { message, suggestion } = unknownKey(name, segments);
+        const { message, suggestion } = unknownKey(name, segments, root);
         this.#error(at, message, { prefer: "key", whole: true });
         this.#reported.add(key(at));
         if (suggestion !== undefined) this.#suggested.add(key([...segments, suggestion]));
@@ -588,20 +642,291 @@ class Loader {
     });
   }
 
+  /**
+   * Cross-field rules of authentication: key material that fits each JWT's algorithm, key entries,
+   * token sources, claim values, and every `auth.enabled: true` bucket having a JWT to check.
+   */
+  #checkAuth(root: Record<string, unknown>) {
+    const topGiven = Object.hasOwn(root, "jwt");
+    const top = isPlainObject(root.jwt) ? root.jwt : {};
+    const topEnabled = topGiven && top.enabled !== false;
+    if (topGiven) this.#checkJwt(["jwt"], top, topEnabled);
+    const admin = root.admin;
+    if (isPlainObject(admin) && admin.allow_unauthenticated === true && topEnabled) {
+      this.#warning(
+        ["admin", "allow_unauthenticated"],
+        "`allow_unauthenticated` is ignored: a top-level `jwt` is configured, so admin routes " +
+          "need a token that passes `jwt.admin_claims`",
+        { prefer: "key" },
+      );
+    }
+    const buckets = Array.isArray(root.buckets) ? root.buckets : [];
+    buckets.forEach((bucket, index) => {
+      if (!isPlainObject(bucket)) return;
+      const auth = bucket.auth;
+      if (isPlainObject(auth)) {
+        const at: Segment[] = ["buckets", index, "auth"];
+        const hasJwt = Object.hasOwn(auth, "jwt");
+        const jwt = isPlainObject(auth.jwt) ? auth.jwt : {};
+        if (hasJwt) {
+          if (jwt.enabled === false) {
+            this.#error(
+              [...at, "jwt", "enabled"],
+              "a bucket's jwt cannot be disabled: to make the bucket public set " +
+                "`auth.enabled: false`; to use the top-level jwt remove `auth.jwt`",
+            );
+          }
+          if (!Object.hasOwn(auth, "enabled")) {
+            this.#error(
+              [...at, "enabled"],
+              "`auth.jwt` is set but `auth.enabled` is not: add `enabled: true` to protect the " +
+                "bucket with this jwt (or `enabled: false` to make it public)",
+              { prefer: "key", missing: true },
+            );
+          } else if (auth.enabled === false) {
+            this.#warning(
+              [...at, "jwt"],
+              "`jwt` is ignored because `auth.enabled` is false (the bucket is public); set " +
+                "`enabled: true` to protect the bucket with it",
+              { prefer: "key" },
+            );
+          }
+          this.#checkJwt([...at, "jwt"], jwt, auth.enabled !== false && jwt.enabled !== false);
+        } else if (auth.enabled === true && !topEnabled) {
+          this.#error(
+            [...at, "enabled"],
+            authWithoutJwtMessage(bucket.name, index, topGiven ? "disabled" : "absent"),
+          );
+        }
+      }
+      const signed = bucket.signed_urls;
+      if (isPlainObject(signed) && Array.isArray(signed.keys)) {
+        this.#checkUniqueIds(["buckets", index, "signed_urls", "keys"], signed.keys);
+      }
+    });
+  }
+
+  /** One `jwt` mapping; `used` = it guards something (a disabled one only has its shape checked). */
+  #checkJwt(at: Segment[], jwt: Record<string, unknown>, used: boolean) {
+    const given = (name: string) => this.#given([...at, name], jwt[name]);
+    const keys = Array.isArray(jwt.keys) ? jwt.keys : [];
+    this.#checkUniqueIds([...at, "keys"], keys);
+    keys.forEach((entry, index) => {
+      if (!isPlainObject(entry) || !isJwtAlgorithm(entry.algorithm)) return;
+      const here = [...at, "keys", index];
+      const hmac = entry.algorithm.startsWith("HS");
+      const [need, wrong] = hmac ? ["secret", "path"] : ["path", "secret"];
+      const hasWrong = this.#given([...here, wrong], entry[wrong]);
+      if (!this.#given([...here, need], entry[need])) {
+        const instead = hasWrong
+          ? `, not \`${wrong}\` (which is for ${
+            hmac ? "RS*, PS*, ES* and EdDSA" : "HS256, HS384 and HS512"
+          } keys)`
+          : "";
+        const what = hmac
+          ? `\`secret\` (at least ${MIN_SECRET_LENGTH} characters; ${MAKE_SECRET})`
+          : "`path` (a PEM file with its public key or certificate)";
+        this.#error(
+          [...here, need],
+          `a key with algorithm ${entry.algorithm} needs ${what}${instead}`,
+          { prefer: "key", missing: true },
+        );
+      } else if (hasWrong) {
+        this.#error(
+          [...here, wrong],
+          `a key with algorithm ${entry.algorithm} uses \`${need}\`, not \`${wrong}\`; remove \`${wrong}\``,
+          { prefer: "key" },
+        );
+      }
+      if (hmac && used) this.#checkSecretLength([...here, "secret"], entry.secret);
+    });
+    const sources = Array.isArray(jwt.token_sources) ? jwt.token_sources : [];
+    sources.forEach((source, index) => {
+      if (isPlainObject(source)) this.#checkTokenSource([...at, "token_sources", index], source);
+    });
+    for (const list of ["claims", "admin_claims"]) {
+      const rules = jwt[list];
+      if (!Array.isArray(rules)) continue;
+      rules.forEach((rule, index) => {
+        if (!isPlainObject(rule) || !Object.hasOwn(rule, "value")) return;
+        const operator = CLAIM_OPERATORS.find((name) => name === rule.operator);
+        if (operator === undefined) return;
+        const segments = [...at, list, index, "value"];
+        if (this.#poisoned.has(key(segments))) return;
+        const problem = claimValueProblem(operator, rule.value);
+        if (problem) this.#error(segments, problem);
+      });
+    }
+    if (!used) return;
+
+    const defaulted = jwt.algorithm === undefined || jwt.algorithm === null;
+    const algorithm = defaulted ? "HS256" : jwt.algorithm;
+    // An algorithm the schema rejects has no key family to check against.
+    if (!isJwtAlgorithm(algorithm)) return;
+    const has: KeyMaterial = {
+      secret: given("secret"),
+      rsaPublicKeyPath: given("rsa_public_key_path"),
+      ecdsaPublicKeyPath: given("ecdsa_public_key_path"),
+      keys: keys.length > 0 || this.#poisoned.has(key([...at, "keys"])),
+      jwksUrl: given("jwks_url"),
+    };
+    const problem = keyMaterialProblem(algorithm, defaulted, has);
+    if (problem) {
+      const fixes = ["secret", "rsa_public_key_path", "ecdsa_public_key_path", "keys", "jwks_url"];
+      this.#error(at, problem, {
+        prefer: "key",
+        satisfiedBy: fixes.map((name) => [...at, name]),
+      });
+    } else {
+      for (const unused of unusedKeyMaterial(algorithm, has)) {
+        this.#warning([...at, unused.key], unused.message, { prefer: "key" });
+      }
+      if (algorithm.startsWith("HS")) this.#checkSecretLength([...at, "secret"], jwt.secret);
+    }
+    if (typeof jwt.jwks_url === "string" && insecureRemoteUrl(jwt.jwks_url)) {
+      this.#warning(
+        [...at, "jwks_url"],
+        "`jwks_url` uses http://: anyone on the network path could swap the keys and forge " +
+          "tokens; use https://",
+      );
+    }
+  }
+
+  #checkTokenSource(at: Segment[], source: Record<string, unknown>) {
+    const type = source.type;
+    const name = source.name;
+    if (type === "header" || type === "query" || type === "cookie") {
+      const what = {
+        header: "the header to read, like X-Auth-Token",
+        query: "the query parameter to read, like token",
+        cookie: "the cookie to read, like session",
+      }[type];
+      if (!this.#given([...at, "name"], name)) {
+        this.#error([...at, "name"], `a \`${type}\` token source needs \`name\`: ${what}`, {
+          prefer: "key",
+          missing: true,
+        });
+      } else if (
+        typeof name === "string" && type !== "query" && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)
+      ) {
+        this.#error(
+          [...at, "name"],
+          `${JSON.stringify(name)} is not a valid ${type} name: use letters, digits and ` +
+            '!#$%&\'*+-.^_`|~ (no spaces or ":")',
+        );
+      }
+      if (
+        type === "header" && typeof name === "string" && name.toLowerCase() === "authorization" &&
+        !this.#given([...at, "prefix"], source.prefix)
+      ) {
+        this.#warning(
+          [...at, "name"],
+          'the Authorization header holds "Bearer <token>": use `type: bearer`, or set ' +
+            '`prefix: "Bearer "`',
+        );
+      }
+    } else if (type === "bearer" && this.#given([...at, "name"], name)) {
+      this.#warning(
+        [...at, "name"],
+        "`name` is ignored: a `bearer` source always reads the Authorization header",
+        { prefer: "key" },
+      );
+    }
+    if (
+      (type === "bearer" || type === "query" || type === "cookie") &&
+      this.#given([...at, "prefix"], source.prefix)
+    ) {
+      this.#warning([...at, "prefix"], "`prefix` is ignored: only `header` sources use it", {
+        prefer: "key",
+      });
+    }
+  }
+
+  /** A weak HMAC secret is a warning: tokens signed with it can be brute-forced offline. */
+  #checkSecretLength(segments: Segment[], secret: unknown) {
+    if (typeof secret !== "string" || secret === "" || this.#poisoned.has(key(segments))) return;
+    if (secret.length >= MIN_SECRET_LENGTH) return;
+    this.#warning(
+      segments,
+      `the secret is shorter than ${MIN_SECRET_LENGTH} characters, so tokens signed with it can ` +
+        `be brute-forced; use at least ${MIN_SECRET_LENGTH} (${MAKE_SECRET})`,
+    );
+  }
+
+  /** `id`s of the mappings in `list` are unique (JWT keys, signed-URL keys). */
+  #checkUniqueIds(at: Segment[], list: unknown[]) {
+    const ids = new Map<string, number>();
+    list.forEach((entry, index) => {
+      if (!isPlainObject(entry) || typeof entry.id !== "string" || entry.id.trim() === "") return;
+      const first = ids.get(entry.id);
+      if (first === undefined) {
+        ids.set(entry.id, index);
+        return;
+      }
+      const name = String(at.at(-1));
+      this.#error(
+        [...at, index, "id"],
+        `duplicate key id ${JSON.stringify(entry.id)} (${name}[${first}]${
+          this.#onLine([...at, first, "id"])
+        } uses it too); key ids must be unique`,
+      );
+    });
+  }
+
+  /** Set to something (an empty value is not), or its substitution failed (already reported). */
+  #given(segments: Segment[], value: unknown): boolean {
+    return (value !== undefined && value !== null && value !== "") ||
+      this.#poisoned.has(key(segments));
+  }
+
   #onLine(segments: Segment[]): string {
     const line = this.#nodes.get(key(segments))?.value.line;
     return line === undefined ? "" : ` on line ${line}`;
   }
 }
 
+/** An http:// URL to another machine (loopback is fine for tests and sidecars). */
+function insecureRemoteUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.protocol === "http:" &&
+    !["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) &&
+    !url.hostname.endsWith(".localhost");
+}
+
 /** The "did you mean" / "allowed keys" message for an unknown key in the mapping at `parent`. */
-function unknownKey(name: string, parent: Segment[]): { message: string; suggestion?: string } {
+function unknownKey(
+  name: string,
+  parent: Segment[],
+  root: unknown,
+): { message: string; suggestion?: string } {
   if (name === "<<") {
     // The yaml 1.2 core schema has no merge keys, so `<<: *defaults` arrives as a plain key.
     return { message: "YAML merge keys (`<<`) are not supported; write the keys out in full" };
   }
   const pattern = patternOf(parent);
-  const supported = SECTION_KEYS[pattern] ?? [];
+  let supported = SECTION_KEYS[pattern] ?? [];
+  const variants = VARIANT_KEYS[pattern];
+  if (variants) {
+    const type = valueAt(root, [...parent, variants.discriminator]);
+    const own = typeof type === "string" ? variants.keys[type] : undefined;
+    if (own) {
+      supported = own;
+      const other = Object.entries(variants.keys).find(([, keys]) => keys.includes(name));
+      if (other) {
+        return {
+          message: `\`${name}\` is a key of \`${variants.discriminator}: ${other[0]}\`, and this ` +
+            `mapping has \`${variants.discriminator}: ${type}\`; its keys are ${
+              own.map((candidate) => `\`${candidate}\``).join(", ")
+            }`,
+        };
+      }
+    }
+  }
   const gated = [...NOT_YET_SUPPORTED, ...IGNORED_KEYS]
     .filter((row) =>
       row.path.slice(0, row.path.lastIndexOf(".") + 1) === (pattern ? `${pattern}.` : "")

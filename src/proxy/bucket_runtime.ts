@@ -1,12 +1,18 @@
 // Owns BucketRuntime: one configured bucket with the live objects built for it in a generation.
 
+import type { Authorizer } from "../auth/authorizer.ts";
+import type { JwtAuthenticator } from "../auth/jwt_authenticator.ts";
 import type { BucketConfig } from "../config/types.ts";
 import type { Origin } from "../origin/origin.ts";
 
-/** A bucket as the request path sees it: its config plus the origin that serves it. */
+/** A bucket as the request path sees it: its config plus the objects that serve it. */
 export interface BucketRuntime {
   readonly name: string;
   readonly pathPrefix: string;
   readonly config: BucketConfig;
   readonly origin: Origin;
+  /** Verifies the bucket's JWT (shared by buckets that use the same JWT block); none = public. */
+  readonly authenticator: JwtAuthenticator | undefined;
+  /** OPA or OpenFGA for this bucket, when configured. */
+  readonly authorizer: Authorizer | undefined;
 }

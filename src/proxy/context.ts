@@ -20,4 +20,10 @@ export interface RequestContext {
   bucket: BucketRuntime | undefined;
   /** Set by `route`: the decoded object key. */
   key: string;
+  /** Set by `authenticate`: how the caller proved itself. */
+  identity: "public" | "jwt" | "signed_url";
+  /** Set by `authenticate`: the verified JWT claims (`{}` when there is no token). */
+  claims: Readonly<Record<string, unknown>>;
+  /** Set by `authenticate`: the JWT `sub`, when it is a string. */
+  subject: string | undefined;
 }

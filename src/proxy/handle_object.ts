@@ -3,22 +3,36 @@
 import type { BucketRouter } from "../routing/bucket_router.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
 import type { RequestContext } from "./context.ts";
+import { authenticate, authorize } from "./auth_stages.ts";
 import { fetchObject, respond, route } from "./stages.ts";
 
 /**
  * The stages that run, in order. `accept` runs in app.ts before dispatch (request id, client ip,
- * method gate, path decoding). Later issues insert guard, authenticate, authorize, negotiate,
- * lookup, transform and store at their places in DESIGN.md's order.
+ * method gate, path decoding). Later issues insert guard, negotiate, lookup, transform and store
+ * at their places in DESIGN.md's order.
  */
-export const OBJECT_STAGES = ["accept", "route", "fetch", "respond"] as const;
+export const OBJECT_STAGES = [
+  "accept",
+  "route",
+  "authenticate",
+  "authorize",
+  "fetch",
+  "respond",
+] as const;
 export type ObjectStage = typeof OBJECT_STAGES[number];
 
-/** Runs route -> fetch -> respond. Errors propagate as ProxyErrors to the error funnel. */
+/** Runs route -> authenticate -> authorize -> fetch -> respond. Errors propagate as ProxyErrors. */
 export async function handleObject(
   ctx: RequestContext,
   router: BucketRouter<BucketRuntime>,
 ): Promise<Response> {
   route(ctx, router);
+  const bucket = ctx.bucket!;
+  // Public buckets skip both stages without an await (they are most of the traffic).
+  if (bucket.authenticator !== undefined || bucket.config.signedUrls !== undefined) {
+    await authenticate(ctx);
+  }
+  if (bucket.authorizer !== undefined) await authorize(ctx);
   const upstream = await fetchObject(ctx);
   return respond(ctx, upstream);
 }

@@ -47,7 +47,7 @@ Deno.test("gateway serves a real s3rver", async (t) => {
       secretKey: "not-the-secret",
     }),
   ]);
-  const gw = buildTestApp(config);
+  const gw = await buildTestApp(config);
   const encode = (key: string) => key.split("/").map(encodeURIComponent).join("/");
 
   try {
@@ -223,7 +223,7 @@ Deno.test("gateway serves a real s3rver", async (t) => {
       assert.ok(!gw.log.text.includes("not-the-secret"));
     });
   } finally {
-    gw.app.close();
+    await gw.app.close();
     await gw.logger.flush();
     await s3.close();
   }

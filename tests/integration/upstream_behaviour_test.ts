@@ -14,7 +14,7 @@ import { startFakeUpstream } from "../support/fake_upstream.ts";
 
 Deno.test("only Range, preconditions and S3 read parameters reach S3, signed", async () => {
   const upstream = await startFakeUpstream(() => new Response("ok", { status: 200 }));
-  const gw = buildTestApp(testConfig([
+  const gw = await buildTestApp(testConfig([
     bucketConfig({
       name: "b",
       pathPrefix: "/b",
@@ -69,7 +69,7 @@ Deno.test("only Range, preconditions and S3 read parameters reach S3, signed", a
     assert.equal(sent.headers.range, "bytes=0-1");
     assert.equal(sent.headers["if-range"], '"e3"');
   } finally {
-    gw.app.close();
+    await gw.app.close();
     await upstream.close();
   }
 });
@@ -93,7 +93,7 @@ Deno.test("without an endpoint the request is virtual-hosted on AWS with a sessi
       timeout: 5,
     },
   }]);
-  const app = createApp(config, {
+  const app = await createApp(config, {
     logger: new Logger({ level: "error", format: "json", sink: new MemoryLog() }),
     fetch: fakeFetch,
   });
@@ -103,7 +103,7 @@ Deno.test("without an endpoint the request is virtual-hosted on AWS with a sessi
   assert.equal(await res.text(), "aws");
   assert.equal(seen[0]!.url, "https://prod-assets.s3.eu-west-1.amazonaws.com/img/a%20b.png");
   assert.equal(seen[0]!.headers.get("x-amz-security-token"), "session-123");
-  app.close();
+  await app.close();
   assert.match(
     seen[0]!.headers.get("authorization")!,
     /Credential=AKIDAWS\/\d{8}\/eu-west-1\/s3\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,/,
@@ -114,7 +114,7 @@ Deno.test("an unreachable S3 is 502 origin_unavailable with the endpoint named",
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close(); // nothing listens there now
-  const gw = buildTestApp(testConfig([
+  const gw = await buildTestApp(testConfig([
     bucketConfig({
       name: "b",
       pathPrefix: "/b",
@@ -130,7 +130,7 @@ Deno.test("an unreachable S3 is 502 origin_unavailable with the endpoint named",
   const ready = await gw.request("/ready");
   assert.equal(ready.status, 503);
   assert.equal((await ready.json()).backends.b.status, "unavailable");
-  gw.app.close();
+  await gw.app.close();
 });
 
 Deno.test("S3 that does not answer in time is 504 origin_timeout", async () => {
@@ -144,7 +144,7 @@ Deno.test("S3 that does not answer in time is 504 origin_timeout", async () => {
     });
     return new Response("late");
   });
-  const gw = buildTestApp(testConfig([
+  const gw = await buildTestApp(testConfig([
     bucketConfig({
       name: "b",
       pathPrefix: "/b",
@@ -163,7 +163,7 @@ Deno.test("S3 that does not answer in time is 504 origin_timeout", async () => {
     assert.match(body.message, /buckets\[\]\.s3\.timeout/);
     assert.ok(elapsed < 2000, `answered after ${elapsed} ms`);
   } finally {
-    gw.app.close();
+    await gw.app.close();
     await upstream.close();
   }
 });
@@ -177,7 +177,7 @@ Deno.test("S3 5xx and NoSuchBucket are 502 upstream_error with S3's code", async
     }
     return new Response(xml("InternalError"), { status: 500 });
   });
-  const gw = buildTestApp(testConfig([
+  const gw = await buildTestApp(testConfig([
     bucketConfig({ name: "a", pathPrefix: "/a", bucket: "bk", endpoint: upstream.endpoint }),
     bucketConfig({
       name: "m",
@@ -198,7 +198,7 @@ Deno.test("S3 5xx and NoSuchBucket are 502 upstream_error with S3's code", async
     assert.equal(missingBody.s3_error_code, "NoSuchBucket");
     assert.match(missingBody.message, /buckets\[\]\.s3\.bucket/);
   } finally {
-    gw.app.close();
+    await gw.app.close();
     await upstream.close();
   }
 });
@@ -222,7 +222,7 @@ Deno.test("a client that disconnects mid-body cancels the upstream request", asy
     });
     return new Response(body, { headers: { "content-type": "application/octet-stream" } });
   });
-  const gw = buildTestApp(testConfig([
+  const gw = await buildTestApp(testConfig([
     bucketConfig({ name: "b", pathPrefix: "/b", bucket: "bk", endpoint: upstream.endpoint }),
   ]));
   const served = await serveTestApp(gw);

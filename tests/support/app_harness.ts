@@ -64,10 +64,13 @@ export interface TestApp {
   request(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export function buildTestApp(config: Config): TestApp {
+export async function buildTestApp(config: Config): Promise<TestApp> {
   const log = new MemoryLog();
   const logger = new Logger({ level: "info", format: "json", sink: log });
-  const app = createApp(config, { logger, readiness: { cacheMs: 0, probeTimeoutMs: 2000 } });
+  const app = await createApp(config, {
+    logger,
+    readiness: { cacheMs: 0, probeTimeoutMs: 2000 },
+  });
   return {
     app,
     log,
@@ -92,7 +95,7 @@ export async function serveTestApp(
     url: `http://127.0.0.1:${server.addr.port}`,
     stop: async () => {
       await server.drain(5);
-      testApp.app.close();
+      await testApp.app.close();
       await testApp.logger.flush();
     },
   };
