@@ -177,7 +177,10 @@ Deno.test("property: random claims x rules never throw", () => {
   fc.assert(
     fc.property(
       fc.dictionary(
-        fc.oneof(fc.constantFrom("sub", "role", "a", "realm", "n", "x"), fc.string({ maxLength: 6 })),
+        fc.oneof(
+          fc.constantFrom("sub", "role", "a", "realm", "n", "x"),
+          fc.string({ maxLength: 6 }),
+        ),
         fc.jsonValue({ maxDepth: 4 }),
       ),
       fc.array(ruleArb, { maxLength: 5 }),

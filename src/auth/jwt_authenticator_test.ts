@@ -81,18 +81,23 @@ Deno.test("a valid token passing the claims is authenticated, from each source",
     assert.equal(who.claims.role, "viewer");
     assert.equal(who.expiresAtMs, (NOW_S + 60) * 1000);
   }
-  const noSub = await auth.authenticate(request({ authorization: `Bearer ${await token({ role: "editor", sub: 7 })}` }), "");
+  const noSub = await auth.authenticate(
+    request({ authorization: `Bearer ${await token({ role: "editor", sub: 7 })}` }),
+    "",
+  );
   assert.equal(noSub.subject, undefined);
   await auth.close();
 });
 
 Deno.test("no token: 401 token_missing with WWW-Authenticate: Bearer and how to send one", async () => {
   const auth = await JwtAuthenticator.create(config(), { now });
-  for (const [req, rawQuery] of [
-    [request(), ""],
-    [request({ authorization: "Basic dXNlcjpwYXNz" }), "token="],
-    [request({ authorization: "Bearer " }), "other=1"],
-  ] as const) {
+  for (
+    const [req, rawQuery] of [
+      [request(), ""],
+      [request({ authorization: "Basic dXNlcjpwYXNz" }), "token="],
+      [request({ authorization: "Bearer " }), "other=1"],
+    ] as const
+  ) {
     await expectError(auth.authenticate(req, rawQuery), "token_missing", 401, (error) => {
       assert.equal(error.headers?.["www-authenticate"], "Bearer");
       assert.match(error.message, /Authorization: Bearer/);

@@ -248,10 +248,12 @@ export class JwtVerifier {
     this.#cache.set(token, verified);
   }
 
-  // A success waits the full interval; a failure retries sooner (after the cooldown).
+  // A success waits the full interval; a failure retries sooner (after the cooldown, at least 1 s,
+  // so a tiny cooldown cannot turn an outage into a fetch loop).
   #schedule(lastOk: boolean): void {
     if (this.#closed || !(this.#refreshMs > 0)) return;
-    const delay = lastOk ? this.#refreshMs : Math.min(this.#refreshMs, this.#cooldownMs);
+    const retryMs = Math.min(this.#refreshMs, Math.max(this.#cooldownMs, 1_000));
+    const delay = lastOk ? this.#refreshMs : retryMs;
     const timer = setTimeout(() => {
       this.#timer = undefined;
       this.refreshJwks().then((ok) => this.#schedule(ok));
@@ -693,7 +695,12 @@ function jwkAlgorithms(jwk: JWK): JwtAlgorithm[] {
   return implied.includes(alg as JwtAlgorithm) ? [alg as JwtAlgorithm] : [];
 }
 
-const COORDINATE_BYTES: Record<string, number> = { "P-256": 32, "P-384": 48, "P-521": 66, Ed25519: 32 };
+const COORDINATE_BYTES: Record<string, number> = {
+  "P-256": 32,
+  "P-384": 48,
+  "P-521": 66,
+  Ed25519: 32,
+};
 
 // Deno's WebCrypto imports an EC JWK with truncated coordinates without complaint; such a key can
 // only fail later, per request. Checking the sizes here drops it with the rest of the garbage.

@@ -118,7 +118,10 @@ async function assertInvalid(promise: Promise<unknown>, description?: RegExp): P
     assert.equal(error.status, 401);
     assert.equal(error.source, "client");
     const header = error.headers?.["www-authenticate"] ?? "";
-    assert.match(header, /^Bearer error="invalid_token", error_description="[\x20-\x21\x23-\x5b\x5d-\x7e]+"$/);
+    assert.match(
+      header,
+      /^Bearer error="invalid_token", error_description="[\x20-\x21\x23-\x5b\x5d-\x7e]+"$/,
+    );
     if (description !== undefined) assert.match(header, description);
     return true;
   });
@@ -257,7 +260,10 @@ Deno.test("malformed tokens, crit extensions and non-object payloads are rejecte
   ];
   for (const token of cases) await assertInvalid(verifier.verify(token));
   // The raw path itself is sound: the same construction with a sane payload verifies.
-  assert.equal((await verifier.verify(rawHs({ alg: "HS256" }, { sub: "a" }, secret))).claims.sub, "a");
+  assert.equal(
+    (await verifier.verify(rawHs({ alg: "HS256" }, { sub: "a" }, secret))).claims.sub,
+    "a",
+  );
   await verifier.close();
 });
 
@@ -404,8 +410,14 @@ Deno.test("config errors name the key and the path", async () => {
     path,
   });
   const cases: Array<[JwtConfig, RegExp]> = [
-    [baseConfig({ algorithm: "RS256", rsaPublicKeyPath: missing }), /jwt\.rsa_public_key_path.*does-not-exist\.pem/],
-    [baseConfig({ keys: [key("ES256", undefined, missing)] }), /keys\[0\] \("k1"\).*does-not-exist\.pem/],
+    [
+      baseConfig({ algorithm: "RS256", rsaPublicKeyPath: missing }),
+      /jwt\.rsa_public_key_path.*does-not-exist\.pem/,
+    ],
+    [
+      baseConfig({ keys: [key("ES256", undefined, missing)] }),
+      /keys\[0\] \("k1"\).*does-not-exist\.pem/,
+    ],
     [baseConfig({ algorithm: "ES256", ecdsaPublicKeyPath: rsaPem }), /not a usable ES256/],
     [baseConfig({ algorithm: "RS256", rsaPublicKeyPath: ecPem }), /not a usable RS256/],
     [baseConfig({ algorithm: "ES384", ecdsaPublicKeyPath: ecPem }), /not a usable ES384/],
@@ -514,7 +526,7 @@ async function jwk(m: Material, kid: string | undefined, withAlg = true): Promis
   return { ...exported, ...(kid === undefined ? {} : { kid }), ...(withAlg ? { alg: m.alg } : {}) };
 }
 
-async function closedPortUrl(): Promise<string> {
+function closedPortUrl(): string {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -536,7 +548,9 @@ Deno.test("JWKS: kid selection for every asymmetric algorithm, JWKs with and wit
   try {
     assert.equal(verifier.status().keys, asymmetric.length);
     for (const alg of asymmetric) {
-      const verified = await verifier.verify(await sign(mat(alg), { sub: alg }, { kid: `kid-${alg}` }));
+      const verified = await verifier.verify(
+        await sign(mat(alg), { sub: alg }, { kid: `kid-${alg}` }),
+      );
       assert.equal(verified.claims.sub, alg);
     }
     // A JWKS never supplies an HMAC secret, whatever the kid.
@@ -547,7 +561,10 @@ Deno.test("JWKS: kid selection for every asymmetric algorithm, JWKs with and wit
       /algorithm does not fit/,
     );
     // RS384's JWK has no alg, so any RSA algorithm fits it; a PS512 signature by another key fails.
-    await assertInvalid(verifier.verify(await sign(mat("PS512"), {}, { kid: "kid-RS384" })), /signature/);
+    await assertInvalid(
+      verifier.verify(await sign(mat("PS512"), {}, { kid: "kid-RS384" })),
+      /signature/,
+    );
     // No kid and a dozen keys: ambiguous for ES256? Exactly one EC P-256 key fits, so it is used.
     assert.equal((await verifier.verify(await sign(mat("ES256")))).claims.sub, "alice");
     // For RSA, 6 keys fit: the issuer must set kid.
@@ -609,7 +626,7 @@ Deno.test("JWKS outage: 500, garbage and connection refused keep the last good s
   const a = mat("EdDSA");
   server.setKeys([await jwk(a, "a")]);
   let target = server.url;
-  const refused = await closedPortUrl();
+  const refused = closedPortUrl();
   const verifier = await create(baseConfig({ jwksUrl: server.url }), {
     fetch: (_input, init) => fetch(target, init),
   });
@@ -632,7 +649,10 @@ Deno.test("JWKS outage: 500, garbage and connection refused keep the last good s
       assert.match(verifier.status().lastError ?? "", error);
       assert.equal(verifier.keySetVersion, version);
       assert.equal(verifier.status().keys, 1);
-      assert.equal((await verifier.verify(await sign(a, { n: status }, { kid: "a" }))).claims.n, status);
+      assert.equal(
+        (await verifier.verify(await sign(a, { n: status }, { kid: "a" }))).claims.n,
+        status,
+      );
     }
     target = refused;
     assert.equal(await verifier.refreshJwks(), false);
@@ -780,7 +800,15 @@ Deno.test("close() aborts a JWKS fetch in flight", async () => {
 // ---------------------------------------------------------------------------------------------
 // Property tests: nothing but real, untampered tokens from the configured keys is ever accepted.
 
-const PROPERTY_ALGS: JwtAlgorithm[] = ["HS256", "HS512", "RS256", "PS384", "ES256", "ES512", "EdDSA"];
+const PROPERTY_ALGS: JwtAlgorithm[] = [
+  "HS256",
+  "HS512",
+  "RS256",
+  "PS384",
+  "ES256",
+  "ES512",
+  "EdDSA",
+];
 
 async function propertyVerifier(): Promise<JwtVerifier> {
   const keys = PROPERTY_ALGS.map((alg) => ({

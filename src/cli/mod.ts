@@ -45,9 +45,14 @@ export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promi
     });
 
   program.command("sign-url")
-    .description("Print a signed URL for a path of a bucket with signed_urls (stdout: the URL only).")
+    .description(
+      "Print a signed URL for a path of a bucket with signed_urls (stdout: the URL only).",
+    )
     .requiredOption("-c, --config <file>", "config file", "config.yaml")
-    .requiredOption("--path <path>", "path with the bucket prefix, plain text (not percent-encoded)")
+    .requiredOption(
+      "--path <path>",
+      "path with the bucket prefix, plain text (not percent-encoded)",
+    )
     .requiredOption("--expires <duration>", "how long the link works: 90, 90s, 15m, 2h or 7d")
     .option("--key <id>", "key id (default: the bucket's first key)")
     .option("--base <url>", "base URL (default http://server.address:server.port)")

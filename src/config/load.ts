@@ -647,10 +647,11 @@ class Loader {
    * token sources, claim values, and every `auth.enabled: true` bucket having a JWT to check.
    */
   #checkAuth(root: Record<string, unknown>) {
+    // A `jwt` that is not a mapping is the schema's error; it still counts as "given" here.
     const topGiven = Object.hasOwn(root, "jwt");
-    const top = isPlainObject(root.jwt) ? root.jwt : {};
-    const topEnabled = topGiven && top.enabled !== false;
-    if (topGiven) this.#checkJwt(["jwt"], top, topEnabled);
+    const top = asJwtMapping(root.jwt);
+    const topEnabled = topGiven && top?.enabled !== false;
+    if (top) this.#checkJwt(["jwt"], top, topEnabled);
     const admin = root.admin;
     if (isPlainObject(admin) && admin.allow_unauthenticated === true && topEnabled) {
       this.#warning(
@@ -667,9 +668,9 @@ class Loader {
       if (isPlainObject(auth)) {
         const at: Segment[] = ["buckets", index, "auth"];
         const hasJwt = Object.hasOwn(auth, "jwt");
-        const jwt = isPlainObject(auth.jwt) ? auth.jwt : {};
+        const jwt = asJwtMapping(auth.jwt);
         if (hasJwt) {
-          if (jwt.enabled === false) {
+          if (jwt?.enabled === false) {
             this.#error(
               [...at, "jwt", "enabled"],
               "a bucket's jwt cannot be disabled: to make the bucket public set " +
@@ -691,7 +692,9 @@ class Loader {
               { prefer: "key" },
             );
           }
-          this.#checkJwt([...at, "jwt"], jwt, auth.enabled !== false && jwt.enabled !== false);
+          if (jwt) {
+            this.#checkJwt([...at, "jwt"], jwt, auth.enabled !== false && jwt.enabled !== false);
+          }
         } else if (auth.enabled === true && !topEnabled) {
           this.#error(
             [...at, "enabled"],
@@ -883,6 +886,12 @@ class Loader {
     const line = this.#nodes.get(key(segments))?.value.line;
     return line === undefined ? "" : ` on line ${line}`;
   }
+}
+
+/** A `jwt` value as the schema reads it (empty = all defaults), or undefined if it is no mapping. */
+function asJwtMapping(value: unknown): Record<string, unknown> | undefined {
+  if (value === null) return {};
+  return isPlainObject(value) ? value : undefined;
 }
 
 /** An http:// URL to another machine (loopback is fine for tests and sidecars). */

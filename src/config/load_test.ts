@@ -12,7 +12,7 @@ import {
   parseConfig,
   readPlainScalar,
 } from "./load.ts";
-import { NOT_YET_SUPPORTED } from "./schema.ts";
+import { NOT_YET_SUPPORTED, SECTION_KEYS } from "./schema.ts";
 import type { Config } from "./types.ts";
 
 const FIXTURES = new URL("../../tests/fixtures/configs/", import.meta.url);
@@ -749,10 +749,10 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
   assert.deepEqual(found.map((issue) => issue.path), [
     "server.rate_limit",
     "buckets[0].s3.retry",
-    "buckets[0].auth.enabled",
-    "jwt",
+    "buckets[0].cache",
+    "metrics",
   ]);
-  assert.ok(!show(found).includes("JWT_SECRET"));
+  assert.ok(!show(found).includes("METRICS_PORT"));
 });
 
 Deno.test("parseConfig() reads the process environment by default", () => {
@@ -788,19 +788,69 @@ Deno.test("loadConfigFile() turns a missing or unreadable file into an issue", a
   }
 });
 
+const EXAMPLE = new URL("../../config.example.yaml", import.meta.url).pathname;
+
 Deno.test("config.example.yaml loads with no environment set", async () => {
-  const result = await loadConfigFile(
-    new URL("../../config.example.yaml", import.meta.url).pathname,
-    {
-      env: {},
-    },
-  );
+  const result = await loadConfigFile(EXAMPLE, { env: {} });
   const config = ok(result);
   assert.deepEqual(result.warnings, []);
   assert.deepEqual(
     config.buckets.map((bucket) => `${bucket.name} -> ${bucket.pathPrefix}`),
     ["public-assets -> /public", "private -> /private"],
   );
+  // The private bucket is guarded by the top-level jwt; the public one is not.
+  assert.equal(config.buckets[0]?.jwt, undefined);
+  assert.equal(config.buckets[1]?.jwt, config.jwt);
+  assert.equal(config.jwt?.algorithm, "RS256");
+  assert.equal(config.jwt?.rsaPublicKeyPath, "/etc/yatagarasu/jwt-public.pem");
+  assert.deepEqual(config.admin, { allowUnauthenticated: false });
+});
+
+/**
+ * The commented-out settings of config.example.yaml, as runs of lines: an indented "# " followed
+ * by YAML (a `key:`, a `- ` item, or deeper indentation). Prose comments start otherwise.
+ */
+function commentedBlocks(lines: string[]): { start: number; end: number }[] {
+  const yamlish = /^(\s+)# ((?:[a-z_]+:(?: .*)?)|(?: {2}.*)|(?:- .*))$/;
+  const blocks: { start: number; end: number }[] = [];
+  lines.forEach((line, index) => {
+    if (!yamlish.test(line)) return;
+    const last = blocks.at(-1);
+    if (last && last.end === index) last.end = index + 1;
+    else blocks.push({ start: index, end: index + 1 });
+  });
+  return blocks;
+}
+
+Deno.test("config.example.yaml: each commented-out block is valid once uncommented", async () => {
+  const lines = (await Deno.readTextFile(EXAMPLE)).split("\n");
+  const blocks = commentedBlocks(lines);
+  // threads, connection_pool_size, the bucket jwt, opa, openfga, signed_urls, and the jwt keys.
+  assert.ok(blocks.length >= 14, `found only ${blocks.length} commented-out blocks`);
+  for (const { start, end } of blocks) {
+    // Each variable the block uses gets a value long enough for any secret.
+    const env: Record<string, string> = {};
+    for (const [, name] of lines.slice(start, end).join("\n").matchAll(/\$\{([A-Z_]+)\}/g)) {
+      env[name ?? ""] = "v".repeat(48);
+    }
+    const text = lines.map((line, index) =>
+      index >= start && index < end ? line.replace(/^(\s+)# /, "$1") : line
+    ).join("\n");
+    const result = parseConfig(text, { env });
+    const where = `lines ${start + 1}-${end}:\n${lines.slice(start, end).join("\n")}`;
+    if (!result.ok) assert.fail(`${where}\n${show(result.errors)}`);
+  }
+});
+
+Deno.test("config.example.yaml documents every key the schema accepts", async () => {
+  const text = await Deno.readTextFile(EXAMPLE);
+  const missing: string[] = [];
+  for (const [section, keys] of Object.entries(SECTION_KEYS)) {
+    for (const name of keys) {
+      if (!new RegExp(`(^|[\\s{,#-])${name}:`, "m").test(text)) missing.push(`${section}.${name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
 });
 
 Deno.test("formatIssue() prints file:line:column path: message", () => {
