@@ -2,6 +2,8 @@
 import { fileURLToPath } from "node:url";
 import { largeBody, startS3Server, type TestS3Server } from "../tests/support/s3_server.ts";
 import { demoLogo } from "./demo_assets/png.ts";
+import { SignJWT } from "jose";
+import { signPath } from "../src/auth/signed_url.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const S3_PORT = portFromEnv("DEMO_S3_PORT", 9000);
@@ -59,13 +61,34 @@ async function seed(s3: TestS3Server): Promise<string> {
   return helloEtag;
 }
 
-function banner(port: number, etag: string): void {
+/** A token for the private bucket, signed with config.demo.yaml's demo secret (valid 1 hour). */
+function demoToken(): Promise<string> {
+  const secret = Deno.env.get("DEMO_JWT_SECRET") || "demo-jwt-secret-change-me-0123456789abcdef";
+  return new SignJWT({ role: "viewer" }).setProtectedHeader({ alg: "HS256" }).setSubject(
+    "demo-user",
+  )
+    .setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+}
+
+/** A signed link to the private bucket, valid 15 minutes (what `deno task sign-url` prints). */
+function demoSignedPath(): string {
+  const secret = Deno.env.get("DEMO_SIGNING_SECRET") || "demo-signing-secret-change-me-0123456789";
+  return signPath({
+    path: "/private/hello.txt",
+    expiresAt: Math.floor(Date.now() / 1000) + 15 * 60,
+    key: { id: "demo", secret },
+  });
+}
+
+async function banner(port: number, etag: string): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const unicodePath = UNICODE_KEY.split("/").map(encodeURIComponent).join("/");
   say();
   say(`Yatagarasu demo: gateway ${base}  ->  s3rver http://127.0.0.1:${S3_PORT}`);
   say("  /public  -> bucket demo-public  (key pair S3RVER)");
-  say("  /private -> bucket demo-private (its own key pair DEMOPRIVATE; JWT for it comes later)");
+  say(
+    "  /private -> bucket demo-private (its own key pair DEMOPRIVATE; needs a JWT or a signed URL)",
+  );
   say("Try:");
   say(`  curl -i ${base}/public/hello.txt`);
   say(`  curl -I ${base}/public/images/sample.jpg`);
@@ -76,7 +99,9 @@ function banner(port: number, etag: string): void {
   say(
     `  curl -s -o /dev/null -w '%{size_download} B at %{speed_download} B/s\\n' ${base}/public/big/blob.bin`,
   );
-  say(`  curl -s ${base}/private/data/info.json`);
+  say(`  curl -i ${base}/private/data/info.json        # 401: no token`);
+  say(`  curl -s -H 'Authorization: Bearer ${await demoToken()}' ${base}/private/data/info.json`);
+  say(`  curl -s '${base}${demoSignedPath()}'`);
   say(`  curl -i ${base}/health`);
   say(`  curl -i ${base}/ready`);
   say(`  curl -i ${base}/public/no-such-key.txt        # 404`);
@@ -192,7 +217,7 @@ async function run(
     const show = (port: number) => {
       if (shown) return;
       shown = true;
-      banner(port, etag);
+      banner(port, etag).catch((error) => say(`demo: cannot print the banner: ${error}`));
     };
     const piping = pipeLines(child.stdout, (line) => {
       const port = listeningPort(line);

@@ -1,7 +1,7 @@
 // End-to-end: the real CLI serving a real s3rver — requests, constant-memory streaming, graceful SIGTERM.
 
 import assert from "node:assert/strict";
-import { procStatusBytes, resetPeakRss, startGateway } from "../support/cli_process.ts";
+import { procStatusBytes, resetPeakRss, runCli, startGateway } from "../support/cli_process.ts";
 import { startFakeUpstream } from "../support/fake_upstream.ts";
 import { largeBody, startS3Server } from "../support/s3_server.ts";
 
@@ -125,5 +125,34 @@ Deno.test("serve: SIGTERM during a slow download lets it complete, then exits 0"
     assert.ok(lines.some((l) => l.msg === "stopped" && l.drained === true));
   } finally {
     await upstream.close();
+  }
+});
+
+Deno.test("serve: a JWT key file that cannot be read stops start-up with exit 2 and names it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/config.yaml`,
+      `
+server: { address: 127.0.0.1, port: 0 }
+jwt:
+  algorithm: RS256
+  rsa_public_key_path: ${dir}/missing.pem
+buckets:
+  - name: p
+    path_prefix: /p
+    s3: { bucket: pbucket, endpoint: "http://127.0.0.1:9", access_key: a, secret_key: b }
+    auth: { enabled: true }
+`,
+    );
+    const result = await runCli(["serve", "--config", `${dir}/config.yaml`]);
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /jwt\.rsa_public_key_path: cannot read the PEM file ".*missing\.pem"/,
+    );
+    assert.match(result.stderr, /the gateway did not start/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
