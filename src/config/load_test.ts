@@ -751,6 +751,7 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
     "buckets[0].s3.retry",
     "buckets[0].cache",
     "metrics",
+    "admin",
   ]);
   assert.ok(!show(found).includes("METRICS_PORT"));
 });
@@ -803,7 +804,7 @@ Deno.test("config.example.yaml loads with no environment set", async () => {
   assert.equal(config.buckets[1]?.jwt, config.jwt);
   assert.equal(config.jwt?.algorithm, "RS256");
   assert.equal(config.jwt?.rsaPublicKeyPath, "/etc/yatagarasu/jwt-public.pem");
-  assert.deepEqual(config.admin, { allowUnauthenticated: false });
+  assert.ok(!("admin" in config));
 });
 
 /**

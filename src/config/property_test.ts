@@ -6,7 +6,6 @@ import { stringify } from "yaml";
 import { type ConfigResult, formatIssue, parseConfig } from "./load.ts";
 import { CLAIM_OPERATORS, JWT_ALGORITHMS, LOG_LEVELS } from "./types.ts";
 import type {
-  AdminConfig,
   AuthorizationConfig,
   BucketConfig,
   ClaimRule,
@@ -244,8 +243,12 @@ const seconds = fc.oneof(
 const endpoint = fc.option(
   fc.record({
     scheme: fc.constantFrom("http", "https"),
-    // A host label must start with a letter: an all-digit host is read as an IPv4 number.
-    host: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/), fc.constant("127.0.0.1")),
+    // A host label must start with a letter: an all-digit host is read as an IPv4 number. An
+    // "xn--" label is punycode, and most random ones do not decode: not a valid host.
+    host: fc.oneof(
+      fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/).filter((h) => !h.startsWith("xn--")),
+      fc.constant("127.0.0.1"),
+    ),
     port: fc.option(fc.integer({ min: 1, max: 65535 })),
     slash: fc.boolean(),
   }),
@@ -437,7 +440,11 @@ function escapeDeep(value: unknown): unknown {
 
 const serviceBase = fc.record({
   scheme: fc.constantFrom("http", "https"),
-  host: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,12}[a-z0-9]$/), fc.constant("127.0.0.1")),
+  // Not "xn--" (punycode that mostly does not decode).
+  host: fc.oneof(
+    fc.stringMatching(/^[a-z][a-z0-9-]{0,12}[a-z0-9]$/).filter((h) => !h.startsWith("xn--")),
+    fc.constant("127.0.0.1"),
+  ),
   port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
   path: fc.stringMatching(/^(\/[a-z0-9-]{1,8}){0,2}\/?$/),
 }).map((u) => `${u.scheme}://${u.host}${u.port === undefined ? "" : `:${u.port}`}${u.path}`);
@@ -566,12 +573,10 @@ const validConfig = fc.record({
     fc.record({ config: jwt, enabled: fc.constantFrom(undefined, true, false) }),
     { nil: undefined },
   ),
-  admin: fc.option(fc.option(fc.boolean(), { nil: undefined }), { nil: null }),
 }).filter((g) => {
   const top = g.jwt !== undefined && g.jwt.enabled !== false;
-  // Buckets that use the top-level jwt need one; allow_unauthenticated next to it is a warning.
-  return (top || g.buckets.every((b) => b.auth.kind !== "top")) &&
-    !(top && g.admin === true);
+  // Buckets that use the top-level jwt need one.
+  return top || g.buckets.every((b) => b.auth.kind !== "top");
 });
 
 type Generated = typeof validConfig extends fc.Arbitrary<infer T> ? T : never;
@@ -619,9 +624,6 @@ function toRaw(generated: Generated): unknown {
     logging,
   };
   if (generated.jwt !== undefined) root.jwt = jwtRaw(generated.jwt.config, generated.jwt.enabled);
-  if (generated.admin !== null) {
-    root.admin = generated.admin === undefined ? null : { allow_unauthenticated: generated.admin };
-  }
   return root;
 }
 
@@ -671,10 +673,6 @@ function expected(generated: Generated): Config {
     logging: { level: generated.level ?? "info", format: generated.format ?? "json" },
   };
   if (top !== undefined) config.jwt = top;
-  if (generated.admin !== null) {
-    const admin: AdminConfig = { allowUnauthenticated: generated.admin ?? false };
-    config.admin = admin;
-  }
   return config;
 }
 

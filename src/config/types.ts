@@ -163,16 +163,10 @@ export interface LoggingConfig {
   format: "json" | "pretty";
 }
 
-export interface AdminConfig {
-  /** Serve admin routes without a token on non-loopback addresses when no JWT is configured. */
-  allowUnauthenticated: boolean;
-}
-
 export interface Config {
   server: ServerConfig;
   buckets: BucketConfig[];
   logging: LoggingConfig;
   /** The top-level JWT (default for buckets with `auth.enabled: true`), when enabled. */
   jwt?: JwtConfig | undefined;
-  admin?: AdminConfig | undefined;
 }
