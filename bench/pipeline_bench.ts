@@ -1,9 +1,9 @@
 // Micro-benchmark: the whole request pipeline (accept, route, sign, respond) with an in-memory S3.
 
-import { SignJWT } from "jose";
 import { createApp } from "../src/app.ts";
-import type { Config, JwtConfig } from "../src/config/types.ts";
+import type { Config } from "../src/config/types.ts";
 import { Logger } from "../src/observe/log.ts";
+import { signHs256, TEST_JWT_SECRET, testJwtConfig } from "../tests/support/jwt_config.ts";
 
 const body = new Uint8Array(1024);
 const upstreamHeaders = {
@@ -36,25 +36,12 @@ const config: Config = {
 };
 
 // Bucket b9 requires an HS256 JWT with one claims rule: the authenticated twin of b7.
-const secret = "bench-secret-bench-secret-bench-secret";
-const jwt: JwtConfig = {
-  algorithm: "HS256",
-  secret,
-  rsaPublicKeyPath: undefined,
-  ecdsaPublicKeyPath: undefined,
-  keys: [],
-  jwksUrl: undefined,
-  jwksRefreshIntervalSecs: 300,
-  issuer: undefined,
-  audience: undefined,
-  leewaySeconds: 60,
-  tokenSources: [{ type: "bearer", name: undefined, prefix: undefined }],
+config.buckets[9]!.jwt = testJwtConfig({
   claims: [{ claim: "role", operator: "equals", value: "viewer" }],
-  adminClaims: [],
-};
-config.buckets[9]!.jwt = jwt;
-const token = await new SignJWT({ role: "viewer" }).setProtectedHeader({ alg: "HS256" })
-  .setSubject("bench").setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+});
+const token = await signHs256({ role: "viewer", sub: "bench" }, TEST_JWT_SECRET, {
+  expiresIn: "1h",
+});
 const authorization = `Bearer ${token}`;
 
 const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };

@@ -1,13 +1,12 @@
 // Tests JwtAuthenticator: 401 missing/invalid, 403 on claims, token sources, admin claims, query scrubbing.
 
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import type { ClaimRule, JwtConfig, TokenSourceConfig } from "../config/types.ts";
 import { ProxyError } from "../errors.ts";
 import { JwtAuthenticator } from "./jwt_authenticator.ts";
 import { removeQueryParams } from "./token_sources.ts";
+import { signHs256, TEST_JWT_SECRET, testJwtConfig } from "../../tests/support/jwt_config.ts";
 
-const SECRET = "authenticator-test-secret-0123456789abcdef";
 const NOW_S = 1_750_000_000;
 const now = () => NOW_S * 1000;
 
@@ -20,28 +19,12 @@ const SOURCES: TokenSourceConfig[] = [
 ];
 
 function config(overrides: Partial<JwtConfig> = {}): JwtConfig {
-  return {
-    algorithm: "HS256",
-    secret: SECRET,
-    rsaPublicKeyPath: undefined,
-    ecdsaPublicKeyPath: undefined,
-    keys: [],
-    jwksUrl: undefined,
-    jwksRefreshIntervalSecs: 300,
-    issuer: undefined,
-    audience: undefined,
-    leewaySeconds: 60,
+  return testJwtConfig({
     tokenSources: SOURCES,
     claims: [{ claim: "role", operator: "in", value: ["viewer", "editor"] }],
     adminClaims: [{ claim: "realm.roles", operator: "contains", value: "gateway-admin" }],
     ...overrides,
-  };
-}
-
-function token(claims: Record<string, unknown>, secret = SECRET): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(
-    new TextEncoder().encode(secret),
-  );
+  });
 }
 
 function request(headers: Record<string, string> = {}): Request {
@@ -66,7 +49,7 @@ async function expectError(
 
 Deno.test("a valid token passing the claims is authenticated, from each source", async () => {
   const auth = await JwtAuthenticator.create(config(), { now });
-  const jwt = await token({ sub: "alice", role: "viewer", exp: NOW_S + 60 });
+  const jwt = await signHs256({ sub: "alice", role: "viewer", exp: NOW_S + 60 });
   const cases: Array<[Request, string, string]> = [
     [request({ authorization: `Bearer ${jwt}` }), "", "bearer"],
     [request({ "x-auth-token": jwt }), "", "header:X-Auth-Token"],
@@ -82,7 +65,7 @@ Deno.test("a valid token passing the claims is authenticated, from each source",
     assert.equal(who.expiresAtMs, (NOW_S + 60) * 1000);
   }
   const noSub = await auth.authenticate(
-    request({ authorization: `Bearer ${await token({ role: "editor", sub: 7 })}` }),
+    request({ authorization: `Bearer ${await signHs256({ role: "editor", sub: 7 })}` }),
     "",
   );
   assert.equal(noSub.subject, undefined);
@@ -110,8 +93,8 @@ Deno.test("no token: 401 token_missing with WWW-Authenticate: Bearer and how to 
 
 Deno.test("a bad token: 401 token_invalid; the message never echoes the token", async () => {
   const auth = await JwtAuthenticator.create(config(), { now });
-  const forged = await token({ sub: "mallory", role: "viewer" }, "another-secret");
-  const expired = await token({ sub: "alice", role: "viewer", exp: NOW_S - 3600 });
+  const forged = await signHs256({ sub: "mallory", role: "viewer" }, "another-secret");
+  const expired = await signHs256({ sub: "alice", role: "viewer", exp: NOW_S - 3600 });
   for (const jwt of [forged, expired, "not-a-jwt"]) {
     await expectError(
       auth.authenticate(request({ authorization: `Bearer ${jwt}` }), ""),
@@ -120,7 +103,7 @@ Deno.test("a bad token: 401 token_invalid; the message never echoes the token", 
       (error) => {
         assert.match(error.headers?.["www-authenticate"] ?? "", /^Bearer error="invalid_token"/);
         assert.ok(!error.message.includes(jwt));
-        assert.ok(!error.message.includes(SECRET));
+        assert.ok(!error.message.includes(TEST_JWT_SECRET));
       },
     );
   }
@@ -134,7 +117,7 @@ Deno.test("claims rules: 403 forbidden naming the claim and operator, not the ru
   ];
   const auth = await JwtAuthenticator.create(config({ claims: rules }), { now });
   const send = async (claims: Record<string, unknown>) =>
-    auth.authenticate(request({ authorization: `Bearer ${await token(claims)}` }), "");
+    auth.authenticate(request({ authorization: `Bearer ${await signHs256(claims)}` }), "");
   await expectError(send({ role: "viewer", level: 5 }), "forbidden", 403, (error) => {
     assert.match(error.message, /"role" \(equals\)/);
     assert.ok(!error.message.includes("super-secret-group"));
@@ -149,8 +132,8 @@ Deno.test("claims rules: 403 forbidden naming the claim and operator, not the ru
 
 Deno.test("admin: checkAdmin / authenticateAdmin use admin_claims only; none configured = nobody", async () => {
   const auth = await JwtAuthenticator.create(config(), { now });
-  const adminJwt = await token({ sub: "ops", realm: { roles: ["gateway-admin"] } });
-  const viewerJwt = await token({ sub: "v", role: "viewer", realm: { roles: ["reader"] } });
+  const adminJwt = await signHs256({ sub: "ops", realm: { roles: ["gateway-admin"] } });
+  const viewerJwt = await signHs256({ sub: "v", role: "viewer", realm: { roles: ["reader"] } });
   const admin = await auth.authenticateAdmin(request({ authorization: `Bearer ${adminJwt}` }), "");
   assert.equal(admin.subject, "ops");
   assert.equal(auth.checkAdmin(admin.claims), true);
@@ -185,7 +168,7 @@ Deno.test("admin: checkAdmin / authenticateAdmin use admin_claims only; none con
 Deno.test("tokenQueryParams lists the query sources, for scrubbing before S3 and logs", async () => {
   const auth = await JwtAuthenticator.create(config(), { now });
   assert.deepEqual(auth.tokenQueryParams, ["token", "access_token"]);
-  const jwt = await token({ role: "viewer" });
+  const jwt = await signHs256({ role: "viewer" });
   const raw = `versionId=3&token=${jwt}&response-content-type=text%2Fplain&access_token=${jwt}`;
   assert.equal(
     removeQueryParams(raw, auth.tokenQueryParams),

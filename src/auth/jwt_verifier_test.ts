@@ -15,6 +15,8 @@ import {
 } from "jose";
 import { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from "../config/types.ts";
 import { ProxyError } from "../errors.ts";
+import { deadUrl } from "../../tests/support/fake_upstream.ts";
+import { testJwtConfig } from "../../tests/support/jwt_config.ts";
 import { JwtVerifier, type JwtVerifierOptions } from "./jwt_verifier.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -54,23 +56,9 @@ const mat = (alg: JwtAlgorithm) => MAIN.get(alg)!;
 
 const NOW_S = 1_750_000_000;
 
+/** The shared test JwtConfig without its secret: each test names the key material it verifies with. */
 function baseConfig(overrides: Partial<JwtConfig> = {}): JwtConfig {
-  return {
-    algorithm: "HS256",
-    secret: undefined,
-    rsaPublicKeyPath: undefined,
-    ecdsaPublicKeyPath: undefined,
-    keys: [],
-    jwksUrl: undefined,
-    jwksRefreshIntervalSecs: 300,
-    issuer: undefined,
-    audience: undefined,
-    leewaySeconds: 60,
-    tokenSources: [{ type: "bearer", name: undefined, prefix: undefined }],
-    claims: [],
-    adminClaims: [],
-    ...overrides,
-  };
+  return testJwtConfig({ secret: undefined, ...overrides });
 }
 
 /** The top-level (kid-less) key config for a material. */
@@ -526,15 +514,29 @@ async function jwk(m: Material, kid: string | undefined, withAlg = true): Promis
   return { ...exported, ...(kid === undefined ? {} : { kid }), ...(withAlg ? { alg: m.alg } : {}) };
 }
 
-function closedPortUrl(): string {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return `http://127.0.0.1:${port}/jwks.json`;
+/**
+ * Runs `fn` with a JwksServer (serving `keys`, answering `status`) and a verifier of its URL made
+ * with `options` on a test clock; then closes the verifier and the server, pass or fail.
+ */
+async function withJwks(
+  serve: { keys?: JWK[]; status?: number },
+  options: JwtVerifierOptions,
+  fn: (server: JwksServer, verifier: JwtVerifier, c: ReturnType<typeof clock>) => Promise<void>,
+): Promise<void> {
+  const server = new JwksServer();
+  if (serve.keys !== undefined) server.setKeys(serve.keys);
+  if (serve.status !== undefined) server.status = serve.status;
+  const c = clock();
+  const verifier = await create(baseConfig({ jwksUrl: server.url }), { now: c.now, ...options });
+  try {
+    await fn(server, verifier, c);
+  } finally {
+    await verifier.close();
+    await server.close();
+  }
 }
 
 Deno.test("JWKS: kid selection for every asymmetric algorithm, JWKs with and without alg", async () => {
-  const server = new JwksServer();
   const asymmetric = JWT_ALGORITHMS.filter((alg) => !isHs(alg));
   const keys: JWK[] = [];
   for (const alg of asymmetric) keys.push(await jwk(mat(alg), `kid-${alg}`, alg !== "RS384"));
@@ -543,9 +545,7 @@ Deno.test("JWKS: kid selection for every asymmetric algorithm, JWKs with and wit
   keys.push({ ...(await exportJWK(mat("ES256").privateKey!)), kid: "private" });
   keys.push({ ...(await jwk(mat("ES384"), "enc")), use: "enc" });
   keys.push({ kty: "EC", crv: "P-256", x: "AAAA", y: "AAAA", kid: "broken" });
-  server.setKeys(keys);
-  const verifier = await create(baseConfig({ jwksUrl: server.url }));
-  try {
+  await withJwks({ keys }, {}, async (server, verifier) => {
     assert.equal(verifier.status().keys, asymmetric.length);
     for (const alg of asymmetric) {
       const verified = await verifier.verify(
@@ -570,67 +570,55 @@ Deno.test("JWKS: kid selection for every asymmetric algorithm, JWKs with and wit
     // For RSA, 6 keys fit: the issuer must set kid.
     await assertInvalid(verifier.verify(await sign(mat("RS256"))), /no key id/);
     assert.equal(server.hits, 1);
-  } finally {
-    await verifier.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("JWKS rotation: new key added, old key removed, cache flushed", async () => {
-  const server = new JwksServer();
   const a = mat("ES256");
   const b = OTHER.get("ES256")!;
-  server.setKeys([await jwk(a, "a")]);
-  const c = clock();
-  const verifier = await create(baseConfig({ jwksUrl: server.url }), {
-    now: c.now,
-    jwksCooldownMs: 30_000,
-  });
-  try {
-    const tokenA = await sign(a, { sub: "a" }, { kid: "a" });
-    const tokenB = await sign(b, { sub: "b" }, { kid: "b" });
-    await verifier.verify(tokenA);
-    assert.equal(verifier.cacheSize, 1);
-    const v1 = verifier.keySetVersion;
+  await withJwks(
+    { keys: [await jwk(a, "a")] },
+    { jwksCooldownMs: 30_000 },
+    async (server, verifier, c) => {
+      const tokenA = await sign(a, { sub: "a" }, { kid: "a" });
+      const tokenB = await sign(b, { sub: "b" }, { kid: "b" });
+      await verifier.verify(tokenA);
+      assert.equal(verifier.cacheSize, 1);
+      const v1 = verifier.keySetVersion;
 
-    // The same set again: nothing changes, the cache stays.
-    assert.equal(await verifier.refreshJwks(), true);
-    assert.equal(verifier.keySetVersion, v1);
-    assert.equal(verifier.cacheSize, 1);
+      // The same set again: nothing changes, the cache stays.
+      assert.equal(await verifier.refreshJwks(), true);
+      assert.equal(verifier.keySetVersion, v1);
+      assert.equal(verifier.cacheSize, 1);
 
-    // Rotation step 1: b is added. An unknown kid refetches (once the cooldown has passed).
-    server.setKeys([await jwk(a, "a"), await jwk(b, "b")]);
-    c.ms += 30_000;
-    assert.equal((await verifier.verify(tokenB)).claims.sub, "b");
-    assert.equal(verifier.keySetVersion, v1 + 1);
-    assert.equal(server.hits, 3);
-    assert.ok(verifier.cached(tokenB));
-    assert.equal(verifier.cached(tokenA), undefined, "the rotation emptied the cache");
-    await verifier.verify(tokenA);
+      // Rotation step 1: b is added. An unknown kid refetches (once the cooldown has passed).
+      server.setKeys([await jwk(a, "a"), await jwk(b, "b")]);
+      c.ms += 30_000;
+      assert.equal((await verifier.verify(tokenB)).claims.sub, "b");
+      assert.equal(verifier.keySetVersion, v1 + 1);
+      assert.equal(server.hits, 3);
+      assert.ok(verifier.cached(tokenB));
+      assert.equal(verifier.cached(tokenA), undefined, "the rotation emptied the cache");
+      await verifier.verify(tokenA);
 
-    // Rotation step 2: a is removed; a token signed by a is no longer accepted, even if cached before.
-    server.setKeys([await jwk(b, "b")]);
-    assert.equal(await verifier.refreshJwks(), true);
-    assert.equal(verifier.keySetVersion, v1 + 2);
-    assert.equal(verifier.cacheSize, 0);
-    await assertInvalid(verifier.verify(tokenA), /key id/);
-    await verifier.verify(tokenB);
-  } finally {
-    await verifier.close();
-    await server.close();
-  }
+      // Rotation step 2: a is removed; a token signed by a is no longer accepted, even if cached before.
+      server.setKeys([await jwk(b, "b")]);
+      assert.equal(await verifier.refreshJwks(), true);
+      assert.equal(verifier.keySetVersion, v1 + 2);
+      assert.equal(verifier.cacheSize, 0);
+      await assertInvalid(verifier.verify(tokenA), /key id/);
+      await verifier.verify(tokenB);
+    },
+  );
 });
 
 Deno.test("JWKS outage: 500, garbage and connection refused keep the last good set", async () => {
-  const server = new JwksServer();
   const a = mat("EdDSA");
-  server.setKeys([await jwk(a, "a")]);
-  let target = server.url;
-  const refused = closedPortUrl();
-  const verifier = await create(baseConfig({ jwksUrl: server.url }), {
-    fetch: (_input, init) => fetch(target, init),
-  });
-  try {
+  // Until it is set, requests go where the verifier sends them: to the server.
+  let target: string | undefined;
+  const refused = `${deadUrl()}/jwks.json`;
+  const fetchVia: typeof fetch = (input, init) => fetch(target ?? input, init);
+  await withJwks({ keys: [await jwk(a, "a")] }, { fetch: fetchVia }, async (server, verifier) => {
     const token = await sign(a, {}, { kid: "a" });
     await verifier.verify(token);
     const version = verifier.keySetVersion;
@@ -659,21 +647,11 @@ Deno.test("JWKS outage: 500, garbage and connection refused keep the last good s
     assert.ok(verifier.status().lastError);
     await verifier.verify(await sign(a, { n: "refused" }, { kid: "a" }));
     assert.equal(verifier.keySetVersion, version);
-  } finally {
-    await verifier.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("JWKS: a failure at start is not fatal; the verifier recovers", async () => {
-  const server = new JwksServer();
-  server.status = 503;
-  const c = clock();
-  const verifier = await create(baseConfig({ jwksUrl: server.url }), {
-    now: c.now,
-    jwksCooldownMs: 1_000,
-  });
-  try {
+  await withJwks({ status: 503 }, { jwksCooldownMs: 1_000 }, async (server, verifier, c) => {
     assert.equal(verifier.status().keys, 0);
     assert.match(verifier.status().lastError ?? "", /503/);
     const a = mat("ES384");
@@ -684,73 +662,57 @@ Deno.test("JWKS: a failure at start is not fatal; the verifier recovers", async 
     c.ms += 1_000;
     await verifier.verify(token);
     assert.equal(server.hits, 2);
-  } finally {
-    await verifier.close();
-    await server.close();
-  }
+  });
 });
 
 Deno.test("JWKS: an unknown kid refetches at most once per cooldown", async () => {
-  const server = new JwksServer();
   const a = mat("ES256");
-  server.setKeys([await jwk(a, "a")]);
-  const c = clock();
-  const verifier = await create(baseConfig({ jwksUrl: server.url }), {
-    now: c.now,
-    jwksCooldownMs: 30_000,
-  });
-  try {
-    assert.equal(server.hits, 1);
-    const unknown = (n: number) => sign(OTHER.get("ES256")!, { n }, { kid: `ghost-${n}` });
-    // Inside the cooldown of the start-up fetch: no refetch.
-    c.ms += 1_000;
-    await assertInvalid(verifier.verify(await unknown(1)), /key id/);
-    assert.equal(server.hits, 1);
-    // After it: exactly one refetch, shared by a burst of concurrent unknown kids.
-    c.ms += 29_000;
-    const burst = await Promise.all([2, 3, 4, 5, 6].map(unknown));
-    await Promise.all(burst.map((t) => assertInvalid(verifier.verify(t), /key id/)));
-    assert.equal(server.hits, 2);
-    // And then the cooldown again.
-    c.ms += 29_999;
-    await assertInvalid(verifier.verify(await unknown(7)), /key id/);
-    assert.equal(server.hits, 2);
-    c.ms += 1;
-    await assertInvalid(verifier.verify(await unknown(8)), /key id/);
-    assert.equal(server.hits, 3);
-    // Known kids never fetch.
-    for (let n = 0; n < 5; n++) await verifier.verify(await sign(a, { n }, { kid: "a" }));
-    assert.equal(server.hits, 3);
-  } finally {
-    await verifier.close();
-    await server.close();
-  }
+  await withJwks(
+    { keys: [await jwk(a, "a")] },
+    { jwksCooldownMs: 30_000 },
+    async (server, verifier, c) => {
+      assert.equal(server.hits, 1);
+      const unknown = (n: number) => sign(OTHER.get("ES256")!, { n }, { kid: `ghost-${n}` });
+      // Inside the cooldown of the start-up fetch: no refetch.
+      c.ms += 1_000;
+      await assertInvalid(verifier.verify(await unknown(1)), /key id/);
+      assert.equal(server.hits, 1);
+      // After it: exactly one refetch, shared by a burst of concurrent unknown kids.
+      c.ms += 29_000;
+      const burst = await Promise.all([2, 3, 4, 5, 6].map(unknown));
+      await Promise.all(burst.map((t) => assertInvalid(verifier.verify(t), /key id/)));
+      assert.equal(server.hits, 2);
+      // And then the cooldown again.
+      c.ms += 29_999;
+      await assertInvalid(verifier.verify(await unknown(7)), /key id/);
+      assert.equal(server.hits, 2);
+      c.ms += 1;
+      await assertInvalid(verifier.verify(await unknown(8)), /key id/);
+      assert.equal(server.hits, 3);
+      // Known kids never fetch.
+      for (let n = 0; n < 5; n++) await verifier.verify(await sign(a, { n }, { kid: "a" }));
+      assert.equal(server.hits, 3);
+    },
+  );
 });
 
 Deno.test("JWKS: a slow endpoint does not hang verification past the fetch bound", async () => {
-  const server = new JwksServer();
   const a = mat("ES256");
-  server.setKeys([await jwk(a, "a")]);
-  const c = clock();
-  const verifier = await create(baseConfig({ jwksUrl: server.url }), {
-    now: c.now,
-    jwksCooldownMs: 10,
-    jwksTimeoutMs: 150,
-  });
-  try {
-    server.delayMs = 10_000;
-    c.ms += 10;
-    const started = performance.now();
-    await assertInvalid(verifier.verify(await sign(a, {}, { kid: "unknown" })), /key id/);
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed < 1_500, `took ${elapsed} ms`);
-    assert.match(verifier.status().lastError ?? "", /did not answer within 150 ms/);
-    // The known key still works meanwhile.
-    await verifier.verify(await sign(a, {}, { kid: "a" }));
-  } finally {
-    await verifier.close();
-    await server.close();
-  }
+  await withJwks(
+    { keys: [await jwk(a, "a")] },
+    { jwksCooldownMs: 10, jwksTimeoutMs: 150 },
+    async (server, verifier, c) => {
+      server.delayMs = 10_000;
+      c.ms += 10;
+      const started = performance.now();
+      await assertInvalid(verifier.verify(await sign(a, {}, { kid: "unknown" })), /key id/);
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 1_500, `took ${elapsed} ms`);
+      assert.match(verifier.status().lastError ?? "", /did not answer within 150 ms/);
+      // The known key still works meanwhile.
+      await verifier.verify(await sign(a, {}, { kid: "a" }));
+    },
+  );
 });
 
 Deno.test("JWKS: the refresh timer rotates keys by itself and close() stops it", async () => {

@@ -8,73 +8,24 @@ import {
   type AuthorizationInput,
   createAuthorizer,
 } from "./authorizer.ts";
+import {
+  assertRefusedDecidesByFailMode,
+  assertTimeoutDecidesByFailMode,
+  FakePolicyServer,
+  type ScriptedAnswer,
+  withServer,
+} from "./_policy_test_server.ts";
 
 // ---------------------------------------------------------------------------------------------
 // A fake OPA: the Data API as documented (POST /v1/data/{path} with {"input": ...} -> {"result"}
 // or {} when the document is undefined; 400 invalid_parameter on a malformed body; gorilla mux's
 // text 404 off the API), plus switches to stall or to answer something else instead.
 
-interface Call {
-  method: string;
-  path: string;
-  contentType: string | null;
-  body: string;
-}
-
-type Override = { status: number; body: string; contentType?: string } | "stall";
-
-class FakeOpa {
-  readonly calls: Call[] = [];
+class FakeOpa extends FakePolicyServer {
   /** Rules by data path (what follows /v1/data/): input -> document, undefined = undefined. */
   readonly rules = new Map<string, (input: unknown) => unknown>();
-  /** Answers that replace the next requests' evaluation, one each, in order. */
-  readonly overrides: Override[] = [];
-  readonly #stalled = new Set<() => void>();
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
 
-  constructor() {
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (request) => this.#handle(request),
-    );
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
-  }
-
-  async close(): Promise<void> {
-    for (const release of this.#stalled) release();
-    await this.#server.shutdown();
-  }
-
-  async #handle(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const body = await request.text();
-    this.calls.push({
-      method: request.method,
-      path: url.pathname,
-      contentType: request.headers.get("content-type"),
-      body,
-    });
-    const override = this.overrides.shift();
-    if (override === "stall") {
-      await new Promise<void>((resolve) => {
-        const release = () => {
-          this.#stalled.delete(release);
-          resolve();
-        };
-        this.#stalled.add(release);
-        request.signal.addEventListener("abort", release, { once: true });
-      });
-      return new Response(null, { status: 504 });
-    }
-    if (override !== undefined) {
-      return new Response(override.body, {
-        status: override.status,
-        headers: { "content-type": override.contentType ?? "application/json" },
-      });
-    }
+  protected override answer(request: Request, url: URL, body: string): Response {
     if (url.pathname !== "/v1/data" && !url.pathname.startsWith("/v1/data/")) {
       return new Response("404 page not found\n", {
         status: 404,
@@ -140,22 +91,7 @@ const INPUT: AuthorizationInput = {
 };
 
 function withOpa(name: string, fn: (opa: FakeOpa) => Promise<void>) {
-  Deno.test(name, async () => {
-    const opa = new FakeOpa();
-    try {
-      await fn(opa);
-    } finally {
-      await opa.close();
-    }
-  });
-}
-
-/** A port nothing listens on. */
-function deadUrl(): string {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return `http://127.0.0.1:${port}`;
+  Deno.test(name, withServer(() => new FakeOpa(), fn));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,7 +241,7 @@ withOpa("OPA: results of any other shape deny as policy answers", async (opa) =>
 // ---------------------------------------------------------------------------------------------
 // Outages: the fail mode decides.
 
-const OUTAGES: { name: string; override?: Override; path?: string; reason: RegExp }[] = [
+const OUTAGES: { name: string; override?: ScriptedAnswer; path?: string; reason: RegExp }[] = [
   {
     name: "500 internal_error",
     override: {
@@ -371,28 +307,15 @@ for (const outage of OUTAGES) {
 }
 
 withOpa("OPA outage (timeout): the call is aborted after timeoutMs", async (opa) => {
-  for (const failMode of ["closed", "open"] as const) {
-    opa.overrides.push("stall");
-    const authorizer = createAuthorizer(opaConfig(opa.url, { timeoutMs: 100, failMode }));
-    const started = performance.now();
-    const decision = await authorizer.authorize(INPUT);
-    const elapsed = performance.now() - started;
-    assert.equal(decision.allowed, failMode === "open");
-    assert.equal(decision.basis, `fail_${failMode}`);
-    assert.match(decision.reason!, /no answer within 100 ms/);
-    assert.ok(elapsed >= 90 && elapsed < 1500, `took ${elapsed} ms`);
-  }
+  await assertTimeoutDecidesByFailMode(opa, (over) => opaConfig(opa.url, over), INPUT);
 });
 
 Deno.test("OPA outage (connection refused): fail mode decides", async () => {
-  const url = deadUrl();
-  const closed = await createAuthorizer(opaConfig(url)).authorize(INPUT);
-  assert.equal(closed.allowed, false);
-  assert.equal(closed.basis, "fail_closed");
-  assert.match(closed.reason!, /^OPA was unreachable \(request failed: /);
-  const open = await createAuthorizer(opaConfig(url, { failMode: "open" })).authorize(INPUT);
-  assert.equal(open.allowed, true);
-  assert.equal(open.basis, "fail_open");
+  await assertRefusedDecidesByFailMode(
+    "OPA",
+    (url, failMode) => opaConfig(url, { failMode }),
+    INPUT,
+  );
 });
 
 withOpa("OPA: a client abort ends the call and denies, even with fail mode open", async (opa) => {

@@ -9,6 +9,13 @@ import {
   createAuthorizer,
 } from "./authorizer.ts";
 import { claimAt, objectFor } from "./openfga.ts";
+import {
+  assertRefusedDecidesByFailMode,
+  assertTimeoutDecidesByFailMode,
+  FakePolicyServer,
+  type ScriptedAnswer,
+  withServer,
+} from "./_policy_test_server.ts";
 
 // ---------------------------------------------------------------------------------------------
 // A fake OpenFGA: POST /stores/{store_id}/check as documented. It validates like OpenFGA (ULID
@@ -27,74 +34,17 @@ const PATTERNS = {
 } as const;
 const TYPES = new Set(["user", "bucket", "folder", "file"]);
 
-interface Call {
-  method: string;
-  path: string;
-  authorization: string | null;
-  contentType: string | null;
-  body: string;
-}
-
-type Override = { status: number; body: string; contentType?: string } | "stall";
-
-class FakeOpenFga {
-  readonly calls: Call[] = [];
+class FakeOpenFga extends FakePolicyServer {
   /** `user#relation@object` tuples of STORE. */
   readonly tuples = new Set<string>();
-  readonly overrides: Override[] = [];
   /** The preshared key; undefined = authn "none". */
   token: string | undefined = TOKEN;
-  readonly #stalled = new Set<() => void>();
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
-
-  constructor() {
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (request) => this.#handle(request),
-    );
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
-  }
 
   grant(user: string, object: string) {
     this.tuples.add(`${user}#viewer@${object}`);
   }
 
-  async close(): Promise<void> {
-    for (const release of this.#stalled) release();
-    await this.#server.shutdown();
-  }
-
-  async #handle(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const body = await request.text();
-    this.calls.push({
-      method: request.method,
-      path: url.pathname,
-      authorization: request.headers.get("authorization"),
-      contentType: request.headers.get("content-type"),
-      body,
-    });
-    const override = this.overrides.shift();
-    if (override === "stall") {
-      await new Promise<void>((resolve) => {
-        const release = () => {
-          this.#stalled.delete(release);
-          resolve();
-        };
-        this.#stalled.add(release);
-        request.signal.addEventListener("abort", release, { once: true });
-      });
-      return new Response(null, { status: 504 });
-    }
-    if (override !== undefined) {
-      return new Response(override.body, {
-        status: override.status,
-        headers: { "content-type": override.contentType ?? "application/json" },
-      });
-    }
+  protected override answer(request: Request, url: URL, body: string): Response {
     const match = /^\/stores\/([^/]+)\/check$/.exec(url.pathname);
     if (match === null || request.method !== "POST") {
       return fgaError(404, "undefined_endpoint", "Not Found");
@@ -204,21 +154,7 @@ const INPUT: AuthorizationInput = {
 };
 
 function withFga(name: string, fn: (fga: FakeOpenFga) => Promise<void>) {
-  Deno.test(name, async () => {
-    const fga = new FakeOpenFga();
-    try {
-      await fn(fga);
-    } finally {
-      await fga.close();
-    }
-  });
-}
-
-function deadUrl(): string {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return `http://127.0.0.1:${port}`;
+  Deno.test(name, withServer(() => new FakeOpenFga(), fn));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,7 +371,7 @@ withFga("OpenFGA 400 (unknown authorization model) denies in both modes", async 
 
 const OUTAGES: {
   name: string;
-  override?: Override;
+  override?: ScriptedAnswer;
   config?: Partial<OpenFgaConfig>;
   reason: RegExp;
 }[] = [
@@ -505,27 +441,15 @@ for (const outage of OUTAGES) {
 }
 
 withFga("OpenFGA outage (timeout): the call is aborted after timeoutMs", async (fga) => {
-  for (const failMode of ["closed", "open"] as const) {
-    fga.overrides.push("stall");
-    const authorizer = createAuthorizer(fgaConfig(fga.url, { timeoutMs: 100, failMode }));
-    const started = performance.now();
-    const decision = await authorizer.authorize(INPUT);
-    const elapsed = performance.now() - started;
-    assert.equal(decision.allowed, failMode === "open");
-    assert.equal(decision.basis, `fail_${failMode}`);
-    assert.match(decision.reason!, /no answer within 100 ms/);
-    assert.ok(elapsed >= 90 && elapsed < 1500, `took ${elapsed} ms`);
-  }
+  await assertTimeoutDecidesByFailMode(fga, (over) => fgaConfig(fga.url, over), INPUT);
 });
 
 Deno.test("OpenFGA outage (connection refused): fail mode decides", async () => {
-  const url = deadUrl();
-  const closed = await createAuthorizer(fgaConfig(url)).authorize(INPUT);
-  assert.equal(closed.allowed, false);
-  assert.equal(closed.basis, "fail_closed");
-  assert.match(closed.reason!, /^OpenFGA was unreachable \(request failed: /);
-  const open = await createAuthorizer(fgaConfig(url, { failMode: "open" })).authorize(INPUT);
-  assert.deepEqual([open.allowed, open.basis], [true, "fail_open"]);
+  await assertRefusedDecidesByFailMode(
+    "OpenFGA",
+    (url, failMode) => fgaConfig(url, { failMode }),
+    INPUT,
+  );
 });
 
 withFga(

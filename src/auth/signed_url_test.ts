@@ -60,19 +60,22 @@ function rejects(check: () => unknown, code: string, message: RegExp): ProxyErro
   assert.fail(`expected ${code}`);
 }
 
+/** The fixed vector's canonical-string inputs: GET /private/my report.pdf?w=300&fm=webp, k1. */
+const VECTOR = [
+  "GET",
+  "/private/my report.pdf",
+  [["w", "300"], ["fm", "webp"]],
+  "1767225600",
+  "k1",
+] as const;
+
 function entriesOf(rawQuery: string): Array<[string, string]> {
   return [...new URLSearchParams(rawQuery)];
 }
 
 Deno.test("canonicalString() is the documented six lines", () => {
   assert.equal(
-    canonicalString(
-      "GET",
-      "/private/my report.pdf",
-      [["w", "300"], ["fm", "webp"]],
-      "1767225600",
-      "k1",
-    ),
+    canonicalString(...VECTOR),
     "YATAGARASU-HMAC-SHA256\nGET\n/private/my%20report.pdf\nfm=webp&w=300\n1767225600\nk1",
   );
   assert.equal(
@@ -90,13 +93,7 @@ Deno.test("signPath() matches an HMAC-SHA256 computed independently (fixed vecto
   );
   const expected = createHmac("sha256", K1.secret)
     .update(
-      canonicalString(
-        "GET",
-        "/private/my report.pdf",
-        [["w", "300"], ["fm", "webp"]],
-        "1767225600",
-        "k1",
-      ),
+      canonicalString(...VECTOR),
     )
     .digest("base64url");
   assert.ok(target.endsWith(`X-Signature=${expected}`));

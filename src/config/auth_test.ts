@@ -3,14 +3,7 @@
 // message, default and position.
 
 import assert from "node:assert/strict";
-import { stringify } from "yaml";
-import {
-  type ConfigIssue,
-  type ConfigResult,
-  formatIssue,
-  loadConfigFile,
-  parseConfig,
-} from "./load.ts";
+import { formatIssue, loadConfigFile, parseConfig } from "./load.ts";
 import {
   authWithoutJwtMessage,
   claimValueProblem,
@@ -20,10 +13,19 @@ import {
   serviceUrlProblem,
   unusedKeyMaterial,
 } from "./schema.ts";
-import type { Config, JwtConfig } from "./types.ts";
-
-const FIXTURES = new URL("../../tests/fixtures/configs/", import.meta.url);
-const fixture = (name: string) => new URL(name, FIXTURES).pathname;
+import type { JwtConfig } from "./types.ts";
+import {
+  assertOne,
+  assertOneError,
+  DELETE,
+  errors,
+  fixture,
+  ok,
+  parseRaw,
+  type RuleCase,
+  setPath,
+  twoRawBuckets,
+} from "./_test_support.ts";
 
 /** A 35-character HMAC secret (long enough: no warning). */
 const SECRET = "0123456789abcdef0123456789abcdef-hs";
@@ -31,72 +33,23 @@ const SIGNING = "signed-url-secret-0123456789abcdef-0123";
 
 /** A valid config with a top-level jwt and one auth-enabled bucket, fresh for each test. */
 function authRaw(): Record<string, unknown> {
+  const [publicAssets, privateData] = twoRawBuckets();
   return {
-    buckets: [
-      {
-        name: "public-assets",
-        path_prefix: "/public",
-        s3: { bucket: "assets", access_key: "AKID", secret_key: "SECRET" },
-      },
-      {
-        name: "private",
-        path_prefix: "/private",
-        s3: { bucket: "private-data", access_key: "AKID2", secret_key: "SECRET2" },
-        auth: { enabled: true },
-      },
-    ],
+    buckets: [publicAssets, { ...privateData, auth: { enabled: true } }],
     jwt: { secret: SECRET },
   };
 }
 
-const DELETE = Symbol("delete");
-
-/** Sets (or deletes) `path` ("buckets[0].auth.jwt") in a copy of authRaw(). */
+/** Sets (or deletes) `path` ("buckets[0].auth.jwt") in `root`, by default a fresh authRaw(). */
 function rawWith(path: string, value: unknown, root = authRaw()): Record<string, unknown> {
-  const segments = path.match(/[^.[\]]+/g) ?? [];
-  // deno-lint-ignore no-explicit-any -- a test helper walking arbitrary JSON
-  let current: any = root;
-  segments.forEach((segment, index) => {
-    const name = /^\d+$/.test(segment) ? Number(segment) : segment;
-    if (index === segments.length - 1) {
-      if (value === DELETE) delete current[name];
-      else current[name] = value;
-    } else {
-      current[name] ??= {};
-      current = current[name];
-    }
-  });
-  return root;
+  return setPath(root, path, value);
 }
 
-function parseRaw(raw: unknown, env: Record<string, string> = {}): ConfigResult {
-  return parseConfig(stringify(raw), { env });
-}
-
-function ok(result: ConfigResult): Config {
-  if (!result.ok) assert.fail(`expected a valid config, got:\n${show(result.errors)}`);
-  return result.config;
-}
-
-function errors(result: ConfigResult): ConfigIssue[] {
-  if (result.ok) assert.fail("expected errors, the config is valid");
-  return result.errors;
-}
-
-function show(issues: ConfigIssue[]): string {
-  return issues.map((issue) => formatIssue("config.yaml", issue)).join("\n");
-}
-
-function assertOne(issues: ConfigIssue[], path: string, message: string | RegExp) {
-  assert.equal(issues.length, 1, `expected one issue, got:\n${show(issues)}`);
-  const [issue] = issues;
-  assert.equal(issue?.path, path, show(issues));
-  if (typeof message === "string") assert.equal(issue?.message, message);
-  else assert.match(issue?.message ?? "", message);
-  assert.ok(issue?.line !== undefined && issue.column !== undefined, "an issue carries a position");
-}
-
-/** The resolved JWT for `jwt: {secret: SECRET}`: every default applied. */
+/**
+ * The resolved JWT for `jwt: {secret: SECRET}`: every default applied. Spelled out, not built
+ * with tests/support/jwt_config.ts: it is the expected value of the parser's defaults, and must
+ * not move when the test builder's conveniences do.
+ */
 function defaultJwt(overrides: Partial<JwtConfig> = {}): JwtConfig {
   return {
     algorithm: "HS256",
@@ -421,14 +374,6 @@ Deno.test("authWithoutJwtMessage() names the bucket, or its index when it has no
 });
 
 // ---- one rule, one message ------------------------------------------------------------------
-
-interface RuleCase {
-  name: string;
-  path: string;
-  value: unknown;
-  errorPath?: string;
-  message: string | RegExp;
-}
 
 const RULES: RuleCase[] = [
   // jwt: values
@@ -1054,8 +999,11 @@ const RULES: RuleCase[] = [
 
 for (const rule of RULES) {
   Deno.test(`auth rule: ${rule.name}`, () => {
-    const result = parseRaw(rawWith(rule.path, rule.value));
-    assertOne(errors(result), rule.errorPath ?? rule.path, rule.message);
+    assertOneError(
+      parseRaw(rawWith(rule.path, rule.value)),
+      rule.errorPath ?? rule.path,
+      rule.message,
+    );
   });
 }
 

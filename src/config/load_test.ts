@@ -3,8 +3,6 @@
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import {
-  type ConfigIssue,
-  type ConfigResult,
   editDistance,
   formatIssue,
   formatPath,
@@ -14,77 +12,27 @@ import {
 } from "./load.ts";
 import { NOT_YET_SUPPORTED, SECTION_KEYS } from "./schema.ts";
 import type { Config } from "./types.ts";
-
-const FIXTURES = new URL("../../tests/fixtures/configs/", import.meta.url);
-const fixture = (name: string) => new URL(name, FIXTURES).pathname;
+import {
+  assertOneError,
+  DELETE,
+  errors,
+  fixture,
+  ok,
+  parseRaw,
+  type RuleCase,
+  setPath,
+  show,
+  twoRawBuckets,
+} from "./_test_support.ts";
 
 /** A valid config as YAML would give it (snake_case), fresh for each test to mutate. */
 function validRaw(): Record<string, unknown> {
-  return {
-    server: { address: "0.0.0.0", port: 8080 },
-    buckets: [
-      {
-        name: "public-assets",
-        path_prefix: "/public",
-        s3: { bucket: "assets", access_key: "AKID", secret_key: "SECRET" },
-      },
-      {
-        name: "private",
-        path_prefix: "/private",
-        s3: { bucket: "private-data", access_key: "AKID2", secret_key: "SECRET2" },
-      },
-    ],
-  };
+  return { server: { address: "0.0.0.0", port: 8080 }, buckets: twoRawBuckets() };
 }
 
-const DELETE = Symbol("delete");
-
-/** Sets (or deletes) `path` ("buckets[0].s3.region") in a copy of validRaw(). */
+/** Sets (or deletes) `path` ("buckets[0].s3.region") in a fresh validRaw(). */
 function rawWith(path: string, value: unknown): Record<string, unknown> {
-  const root = validRaw();
-  const segments = path.match(/[^.[\]]+/g) ?? [];
-  // deno-lint-ignore no-explicit-any -- a test helper walking arbitrary JSON
-  let current: any = root;
-  segments.forEach((segment, index) => {
-    const name = /^\d+$/.test(segment) ? Number(segment) : segment;
-    if (index === segments.length - 1) {
-      if (value === DELETE) delete current[name];
-      else current[name] = value;
-    } else {
-      current[name] ??= {};
-      current = current[name];
-    }
-  });
-  return root;
-}
-
-function parseRaw(raw: unknown, env: Record<string, string> = {}): ConfigResult {
-  return parseConfig(stringify(raw), { env });
-}
-
-function ok(result: ConfigResult): Config {
-  if (!result.ok) assert.fail(`expected a valid config, got:\n${show(result.errors)}`);
-  return result.config;
-}
-
-function errors(result: ConfigResult): ConfigIssue[] {
-  if (result.ok) assert.fail("expected errors, the config is valid");
-  return result.errors;
-}
-
-function show(issues: ConfigIssue[]): string {
-  return issues.map((issue) => formatIssue("config.yaml", issue)).join("\n");
-}
-
-/** Exactly one error, at `path`, whose message equals (string) or matches (RegExp) `message`. */
-function assertOneError(result: ConfigResult, path: string, message: string | RegExp) {
-  const found = errors(result);
-  assert.equal(found.length, 1, `expected one error, got:\n${show(found)}`);
-  const [issue] = found;
-  assert.equal(issue?.path, path, show(found));
-  if (typeof message === "string") assert.equal(issue?.message, message);
-  else assert.match(issue?.message ?? "", message);
-  assert.ok(issue?.line !== undefined && issue.column !== undefined, "an error carries a position");
+  return setPath(validRaw(), path, value);
 }
 
 // ---- defaults and the camelCase result ------------------------------------------------------
@@ -152,15 +100,6 @@ Deno.test("parseConfig() treats empty sections as all-defaults", () => {
 });
 
 // ---- one rule, one message ------------------------------------------------------------------
-
-interface RuleCase {
-  name: string;
-  path: string;
-  value: unknown;
-  /** The error's path when it differs from `path`. */
-  errorPath?: string;
-  message: string | RegExp;
-}
 
 const RULES: RuleCase[] = [
   // server
@@ -781,7 +720,7 @@ Deno.test("loadConfigFile() substitutes from the given env", async () => {
 // ---- files and formatting -------------------------------------------------------------------
 
 Deno.test("loadConfigFile() turns a missing or unreadable file into an issue", async () => {
-  for (const path of [fixture("does-not-exist.yaml"), new URL(".", FIXTURES).pathname]) {
+  for (const path of [fixture("does-not-exist.yaml"), fixture(".")]) {
     const found = errors(await loadConfigFile(path));
     assert.equal(found.length, 1);
     assert.equal(found[0]?.path, "");

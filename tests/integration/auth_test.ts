@@ -1,48 +1,21 @@
 // Integration: the authenticate/authorize stages through createApp — JWT, claims, OPA, signed URLs.
 
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import { signPath } from "../../src/auth/signed_url.ts";
-import type { BucketConfig, JwtConfig } from "../../src/config/types.ts";
+import type { BucketConfig } from "../../src/config/types.ts";
 import { bucketConfig, buildTestApp, testConfig } from "../support/app_harness.ts";
 import { startFakeUpstream } from "../support/fake_upstream.ts";
+import { signHs256, TEST_JWT_SECRET, testJwtConfig } from "../support/jwt_config.ts";
 
-const SECRET = "integration-test-secret-of-32-chars!!";
 const SIGNING_KEY = { id: "k1", secret: "signed-url-secret-that-is-long-enough-1234" };
 
-function jwtConfig(overrides: Partial<JwtConfig> = {}): JwtConfig {
-  return {
-    algorithm: "HS256",
-    secret: SECRET,
-    rsaPublicKeyPath: undefined,
-    ecdsaPublicKeyPath: undefined,
-    keys: [],
-    jwksUrl: undefined,
-    jwksRefreshIntervalSecs: 300,
-    issuer: undefined,
-    audience: undefined,
-    leewaySeconds: 0,
-    tokenSources: [
-      { type: "bearer", name: undefined, prefix: undefined },
-      { type: "query", name: "token", prefix: undefined },
-    ],
-    claims: [{ claim: "role", operator: "in", value: ["viewer", "admin"] }],
-    adminClaims: [],
-    ...overrides,
-  };
-}
-
+/** A user-1 token, issued now, expiring in `expiresIn`. */
 function token(
   claims: Record<string, unknown>,
   expiresIn = "5m",
-  secret = SECRET,
+  secret = TEST_JWT_SECRET,
 ): Promise<string> {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject("user-1")
-    .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(secret));
+  return signHs256({ ...claims, sub: "user-1" }, secret, { issuedAt: true, expiresIn });
 }
 
 Deno.test("authentication and authorization through the object path", async (t) => {
@@ -53,7 +26,14 @@ Deno.test("authentication and authorization through the object path", async (t) 
     opaInputs.push((await request.json()).input);
     return Response.json({ result: { allow: opaAllows, reason: opaAllows ? "ok" : "not yours" } });
   });
-  const jwt = jwtConfig();
+  const jwt = testJwtConfig({
+    leewaySeconds: 0,
+    tokenSources: [
+      { type: "bearer", name: undefined, prefix: undefined },
+      { type: "query", name: "token", prefix: undefined },
+    ],
+    claims: [{ claim: "role", operator: "in", value: ["viewer", "admin"] }],
+  });
   const bucket = (name: string, extra: Partial<BucketConfig>): BucketConfig => ({
     ...bucketConfig({
       name,

@@ -10,7 +10,7 @@ import {
   serveTestApp,
   testConfig,
 } from "../support/app_harness.ts";
-import { startFakeUpstream } from "../support/fake_upstream.ts";
+import { deadUrl, startFakeUpstream } from "../support/fake_upstream.ts";
 
 Deno.test("only Range, preconditions and S3 read parameters reach S3, signed", async () => {
   const upstream = await startFakeUpstream(() => new Response("ok", { status: 200 }));
@@ -111,15 +111,14 @@ Deno.test("without an endpoint the request is virtual-hosted on AWS with a sessi
 });
 
 Deno.test("an unreachable S3 is 502 origin_unavailable with the endpoint named", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close(); // nothing listens there now
+  const endpoint = deadUrl();
+  const port = new URL(endpoint).port;
   const gw = await buildTestApp(testConfig([
     bucketConfig({
       name: "b",
       pathPrefix: "/b",
       bucket: "bk",
-      endpoint: `http://127.0.0.1:${port}`,
+      endpoint,
     }),
   ]));
   const res = await gw.request("/b/k");

@@ -1,4 +1,5 @@
-// Owns a scriptable upstream HTTP server for tests: records what the gateway sends, and can stall.
+// Owns a scriptable upstream HTTP server for tests: records what the gateway sends, and can stall;
+// and deadUrl(), an upstream where nothing listens.
 
 export interface RecordedRequest {
   method: string;
@@ -48,4 +49,12 @@ export function startFakeUpstream(handler: UpstreamHandler): Promise<FakeUpstrea
       return handler(request, recorded);
     });
   });
+}
+
+/** `http://127.0.0.1:<port>` of a loopback port nothing listens on now (connection refused). */
+export function deadUrl(): string {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return `http://127.0.0.1:${port}`;
 }
