@@ -2,6 +2,7 @@
 // expiry, rotation, and property tests (mutations never verify, odd queries only raise ProxyError).
 
 import assert from "node:assert/strict";
+import { formDecode } from "../http/form_decode.ts";
 import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import type { SignedUrlKey } from "../config/types.ts";
@@ -10,7 +11,6 @@ import { parseRequestTarget } from "../proxy/accept.ts";
 import {
   canonicalString,
   formatDuration,
-  formDecode,
   type SignedUrlCheck,
   signPath,
   verifySignedRequest,

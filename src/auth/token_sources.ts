@@ -1,6 +1,7 @@
 // Owns where a request carries its JWT (bearer, header, query, cookie) and scrubbing it from the query.
 
 import type { TokenSourceConfig } from "../config/types.ts";
+import { formDecode } from "../http/form_decode.ts";
 
 /** A token found in a request, and which configured source yielded it. */
 export interface ExtractedToken {
@@ -108,51 +109,6 @@ export function removeQueryParams(rawQuery: string, names: readonly string[]): s
     return !names.includes(formDecode(eq === -1 ? piece : piece.slice(0, eq)));
   });
   return kept.length === pieces.length ? rawQuery : kept.join("&");
-}
-
-/**
- * application/x-www-form-urlencoded decoding exactly as URLSearchParams does it: "+" is a space,
- * valid %XX escapes are bytes, anything else is kept literally, bytes are decoded as UTF-8 with
- * replacement characters. Never throws (decodeURIComponent would, on "%zz" or "%C3").
- */
-export function formDecode(text: string): string {
-  if (text.indexOf("%") === -1) return text.indexOf("+") === -1 ? text : text.replaceAll("+", " ");
-  const plus = text.replaceAll("+", " ");
-  try {
-    return decodeURIComponent(plus);
-  } catch {
-    return lenientPercentDecode(plus);
-  }
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function lenientPercentDecode(text: string): string {
-  const input = encoder.encode(text);
-  const out = new Uint8Array(input.length);
-  let n = 0;
-  for (let i = 0; i < input.length; i++) {
-    const byte = input[i]!;
-    if (byte === 0x25 && i + 2 < input.length) {
-      const hi = hexValue(input[i + 1]!);
-      const lo = hexValue(input[i + 2]!);
-      if (hi !== -1 && lo !== -1) {
-        out[n++] = hi * 16 + lo;
-        i += 2;
-        continue;
-      }
-    }
-    out[n++] = byte;
-  }
-  return decoder.decode(out.subarray(0, n));
-}
-
-function hexValue(byte: number): number {
-  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
-  if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
-  if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
-  return -1;
 }
 
 /**

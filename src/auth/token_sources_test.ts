@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { TokenSourceConfig } from "../config/types.ts";
-import { cookieValue, extractToken, formDecode, removeQueryParams } from "./token_sources.ts";
+import { formDecode } from "../http/form_decode.ts";
+import { cookieValue, extractToken, removeQueryParams } from "./token_sources.ts";
 
 const bearer: TokenSourceConfig = { type: "bearer", name: undefined, prefix: undefined };
 const header = (name: string, prefix?: string): TokenSourceConfig => ({
