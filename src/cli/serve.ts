@@ -66,19 +66,36 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     buckets: config.buckets.map((b) => `${b.name} -> ${b.pathPrefix}`),
   });
 
-  const signal = await new Promise<string>((resolve) => {
-    for (const name of SHUTDOWN_SIGNALS) Deno.addSignalListener(name, () => resolve(name));
-  });
+  // The first signal starts the drain; a second one (an impatient Ctrl-C) stops at once.
+  const received: string[] = [];
+  let wake: (() => void) | undefined;
+  for (const name of SHUTDOWN_SIGNALS) {
+    Deno.addSignalListener(name, () => {
+      received.push(name);
+      wake?.();
+    });
+  }
+  const signalCount = (count: number) =>
+    new Promise<void>((resolve) => {
+      wake = () => {
+        if (received.length >= count) resolve();
+      };
+      wake();
+    });
+  await signalCount(1);
   logger.info("shutting down", {
-    signal,
+    signal: received[0],
     in_flight: app.inFlight,
     shutdown_timeout_seconds: config.server.shutdownTimeout,
   });
-  const drained = await server.drain(config.server.shutdownTimeout);
+  const drained = await Promise.race([
+    server.drain(config.server.shutdownTimeout),
+    signalCount(2).then(() => ({ completed: false, cutOff: app.inFlight })),
+  ]);
   await app.close();
   if (drained.completed) logger.info("stopped", { drained: true });
   else {
-    logger.warn("stopped with requests still in flight", {
+    logger.warn("stopped with requests still in flight (shutdown timeout or a second signal)", {
       cut_off: drained.cutOff,
       shutdown_timeout_seconds: config.server.shutdownTimeout,
     });

@@ -156,3 +156,36 @@ buckets:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve: a second signal during the drain stops at once", async () => {
+  const chunk = new Uint8Array(64 * 1024);
+  const upstream = await startFakeUpstream(() => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (sent++ === 200) controller.close(); // ~10 s: far longer than this test waits
+        else controller.enqueue(chunk);
+      },
+    });
+    return new Response(body);
+  });
+  const gw = await startGateway(gatewayYaml(upstream.endpoint, "slow-bucket"));
+  try {
+    const res = await fetch(`${gw.url}/files/slow.bin`);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const started = performance.now();
+    gw.kill("SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    gw.kill("SIGINT");
+    assert.equal(await gw.exited, 0);
+    assert.ok(performance.now() - started < 3000, "stopped without waiting for the download");
+    await reader.cancel().catch(() => {});
+    const lines = gw.logLines();
+    assert.ok(lines.some((l) => l.msg === "shutting down" && l.signal === "SIGINT"));
+    assert.ok(lines.some((l) => String(l.msg).startsWith("stopped with requests still in flight")));
+  } finally {
+    await upstream.close();
+  }
+});
