@@ -147,6 +147,31 @@ export interface SignedUrlsConfig {
   maxExpirySeconds: number;
 }
 
+/** The memory tier of the cache (`cache.memory`). */
+export interface MemoryCacheConfig {
+  /** Objects larger than this stream through uncached. Default 10 MiB. */
+  maxItemBytes: number;
+  /** The tier's whole size bound (LRU eviction beyond it). Default 1024 MiB. */
+  maxCacheBytes: number;
+  /** TTL when S3 sends no s-maxage/max-age. Default 3600. */
+  defaultTtlSeconds: number;
+}
+
+/** The top-level `cache` block, when `enabled` (only the memory tier exists so far). */
+export interface CacheConfig {
+  memory: MemoryCacheConfig;
+}
+
+/** A bucket's `cache` overrides. */
+export interface BucketCacheConfig {
+  /** false: this bucket never uses the cache. Default true. */
+  enabled: boolean;
+  /** Overrides `cache.memory.default_ttl_seconds` for this bucket. */
+  ttlSeconds: number | undefined;
+  /** Overrides `cache.memory.max_item_size_mb` (lower only makes sense) for this bucket. */
+  maxItemBytes: number | undefined;
+}
+
 export interface BucketConfig {
   name: string;
   /** Starts with "/", has no trailing "/" (except the root "/"). */
@@ -156,6 +181,7 @@ export interface BucketConfig {
   jwt?: JwtConfig | undefined;
   authorization?: AuthorizationConfig | undefined;
   signedUrls?: SignedUrlsConfig | undefined;
+  cache?: BucketCacheConfig | undefined;
 }
 
 export interface LoggingConfig {
@@ -169,4 +195,6 @@ export interface Config {
   logging: LoggingConfig;
   /** The top-level JWT (default for buckets with `auth.enabled: true`), when enabled. */
   jwt?: JwtConfig | undefined;
+  /** The cache, when `cache.enabled` (default true when the block is present). */
+  cache?: CacheConfig | undefined;
 }
