@@ -7,6 +7,7 @@ import { JwtAuthenticator } from "./auth/jwt_authenticator.ts";
 import type { Config, JwtConfig } from "./config/types.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { describeError, type Logger } from "./observe/log.ts";
+import { MemoryStore } from "./cache/memory_store.ts";
 import { DeadlineSweeper } from "./origin/deadlines.ts";
 import { S3Origin } from "./origin/s3_origin.ts";
 import {
@@ -16,6 +17,7 @@ import {
   resolveRequestId,
 } from "./proxy/accept.ts";
 import type { BucketRuntime } from "./proxy/bucket_runtime.ts";
+import type { BucketCache } from "./proxy/cache_stages.ts";
 import type { RequestContext } from "./proxy/context.ts";
 import { handleObject } from "./proxy/handle_object.ts";
 import { BucketRouter } from "./routing/bucket_router.ts";
@@ -54,10 +56,28 @@ interface Generation {
   authorizers: Authorizer[];
 }
 
+/** How one bucket uses the shared memory tier (its own TTL and size bound), or not at all. */
+function bucketCache(
+  bucket: Config["buckets"][number],
+  config: Config,
+  memory: MemoryStore | undefined,
+): BucketCache | undefined {
+  if (memory === undefined || config.cache === undefined || bucket.cache?.enabled === false) {
+    return undefined;
+  }
+  const tier = config.cache.memory;
+  return {
+    store: memory,
+    maxItemBytes: Math.min(tier.maxItemBytes, bucket.cache?.maxItemBytes ?? tier.maxItemBytes),
+    defaultTtlSeconds: bucket.cache?.ttlSeconds ?? tier.defaultTtlSeconds,
+  };
+}
+
 async function buildGeneration(
   config: Config,
   deps: AppDeps,
   deadlines: DeadlineSweeper,
+  memory: MemoryStore | undefined,
 ): Promise<Generation> {
   // Buckets that share the top-level jwt block share one verifier: one JWKS fetcher, one token cache.
   const authenticators = new Map<JwtConfig, JwtAuthenticator>();
@@ -92,6 +112,10 @@ async function buildGeneration(
         }),
         authenticator,
         authorizer,
+        cache: bucketCache(bucket, config, memory),
+        uncachedStatus: config.cache !== undefined && bucket.cache?.enabled === false
+          ? "BYPASS"
+          : undefined,
       });
     }
     return {
@@ -121,7 +145,9 @@ const CLIENT_CLOSED = 499;
  */
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const deadlines = new DeadlineSweeper();
-  const generation = await buildGeneration(config, deps, deadlines);
+  // The cache belongs to the app, not to a config generation: a reload keeps what it holds.
+  const memory = config.cache === undefined ? undefined : new MemoryStore(config.cache.memory);
+  const generation = await buildGeneration(config, deps, deadlines, memory);
   const logger = deps.logger;
   const startedAtMs = Date.now();
   let inFlight = 0;
@@ -204,6 +230,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
           identity: "public",
           claims: NO_CLAIMS,
           subject: undefined,
+          cacheKey: undefined,
+          forwardedHeaders: undefined,
         };
         try {
           response = await handleObject(ctx, generation.router);

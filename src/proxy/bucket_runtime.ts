@@ -4,6 +4,7 @@ import type { Authorizer } from "../auth/authorizer.ts";
 import type { JwtAuthenticator } from "../auth/jwt_authenticator.ts";
 import type { BucketConfig } from "../config/types.ts";
 import type { Origin } from "../origin/origin.ts";
+import type { BucketCache } from "./cache_stages.ts";
 
 /** A bucket as the request path sees it: its config plus the objects that serve it. */
 export interface BucketRuntime {
@@ -15,4 +16,8 @@ export interface BucketRuntime {
   readonly authenticator: JwtAuthenticator | undefined;
   /** OPA or OpenFGA for this bucket, when configured. */
   readonly authorizer: Authorizer | undefined;
+  /** The cache this bucket reads and fills; undefined when there is none or it opted out. */
+  readonly cache: BucketCache | undefined;
+  /** What X-Cache says when the bucket does not use the cache: BYPASS (opted out) or nothing. */
+  readonly uncachedStatus: "BYPASS" | undefined;
 }

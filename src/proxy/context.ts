@@ -26,4 +26,8 @@ export interface RequestContext {
   claims: Readonly<Record<string, unknown>>;
   /** Set by `authenticate`: the JWT `sub`, when it is a string. */
   subject: string | undefined;
+  /** Set by `lookup` when the bucket uses the cache. */
+  cacheKey: string | undefined;
+  /** Set by `fetch`: the Range/precondition headers forwarded to S3 (a response to those is never stored). */
+  forwardedHeaders: Readonly<Record<string, string>> | undefined;
 }

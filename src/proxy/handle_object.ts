@@ -4,6 +4,7 @@ import type { BucketRouter } from "../routing/bucket_router.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
 import type { RequestContext } from "./context.ts";
 import { authenticate, authorize } from "./auth_stages.ts";
+import { lookup, storeWhileStreaming } from "./cache_stages.ts";
 import { fetchObject, respond, route } from "./stages.ts";
 
 /**
@@ -16,12 +17,17 @@ export const OBJECT_STAGES = [
   "route",
   "authenticate",
   "authorize",
+  "lookup",
   "fetch",
   "respond",
+  "store",
 ] as const;
 export type ObjectStage = typeof OBJECT_STAGES[number];
 
-/** Runs route -> authenticate -> authorize -> fetch -> respond. Errors propagate as ProxyErrors. */
+/**
+ * Runs route -> authenticate -> authorize -> lookup -> fetch -> respond -> store (`store` tees the
+ * body as `respond` streams it). Errors propagate as ProxyErrors.
+ */
 export async function handleObject(
   ctx: RequestContext,
   router: BucketRouter<BucketRuntime>,
@@ -33,6 +39,12 @@ export async function handleObject(
     await authenticate(ctx);
   }
   if (bucket.authorizer !== undefined) await authorize(ctx);
+  const cache = bucket.cache;
+  if (cache !== undefined) {
+    const hit = lookup(ctx, cache);
+    if (hit !== undefined) return hit;
+  }
   const upstream = await fetchObject(ctx);
-  return respond(ctx, upstream);
+  const response = respond(ctx, upstream);
+  return cache === undefined ? response : storeWhileStreaming(ctx, response, cache);
 }

@@ -36,7 +36,7 @@ export function fetchObject(ctx: RequestContext): Promise<Response> {
     method: ctx.method === "HEAD" ? "HEAD" : "GET",
     key: ctx.key,
     query: pickS3Query(ctx.rawQuery),
-    headers: pickForwardedHeaders(ctx.request.headers),
+    headers: ctx.forwardedHeaders = pickForwardedHeaders(ctx.request.headers),
     signal: ctx.request.signal,
     timeoutMs,
   });
@@ -55,5 +55,8 @@ export function respond(ctx: RequestContext, upstream: Response): Response {
   stripResponseHeaders(headers);
   headers.set("accept-ranges", "bytes");
   headers.set("x-request-id", ctx.requestId);
+  const bucket = ctx.bucket!;
+  if (bucket.cache !== undefined) headers.set("x-cache", "MISS");
+  else if (bucket.uncachedStatus !== undefined) headers.set("x-cache", bucket.uncachedStatus);
   return response;
 }

@@ -1,0 +1,35 @@
+// Owns CachedObject: one complete S3 object as the cache keeps it, and the CacheStore interface.
+
+/** A complete 200 response from S3: never a partial, truncated or errored body. */
+export interface CachedObject {
+  /** The response headers to replay (already stripped of hop-by-hop and S3-internal ones). */
+  headers: ReadonlyArray<readonly [string, string]>;
+  body: Uint8Array<ArrayBuffer>;
+  /** The quoted ETag exactly as S3 sent it. */
+  etag: string | undefined;
+  /** Last-Modified in epoch ms (whole seconds), for If-Modified-Since and If-Range. */
+  lastModifiedMs: number | undefined;
+  /** Epoch ms when the object was stored (for Age). */
+  storedAt: number;
+  /** Epoch ms after which the entry is no longer served. */
+  expiresAt: number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  items: number;
+  bytes: number;
+  maxBytes: number;
+}
+
+/** A cache tier. Only the memory tier exists so far; disk and Redis implement the same shape. */
+export interface CacheStore {
+  /** The fresh entry for `key`, or undefined (expired entries are dropped, counted as misses). */
+  get(key: string, nowMs: number): CachedObject | undefined;
+  set(key: string, value: CachedObject): void;
+  delete(key: string): boolean;
+  clear(): void;
+  stats(): CacheStats;
+}

@@ -1,0 +1,71 @@
+// Owns MemoryStore: the memory tier, a size-weighted LRU with per-entry expiry (lru-cache adapter).
+
+import { LRUCache } from "lru-cache";
+import type { MemoryCacheConfig } from "../config/types.ts";
+import type { CachedObject, CacheStats, CacheStore } from "./cached_object.ts";
+
+/** Bookkeeping bytes per entry beyond the body: headers, key, object overhead (an estimate). */
+function entrySize(value: CachedObject, key: string): number {
+  let size = value.body.byteLength + key.length + 128;
+  for (const [name, headerValue] of value.headers) size += name.length + headerValue.length + 16;
+  return size;
+}
+
+export class MemoryStore implements CacheStore {
+  readonly #lru: LRUCache<string, CachedObject>;
+  readonly #maxBytes: number;
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+
+  constructor(config: MemoryCacheConfig) {
+    this.#maxBytes = config.maxCacheBytes;
+    this.#lru = new LRUCache<string, CachedObject>({
+      maxSize: config.maxCacheBytes,
+      // An entry larger than the whole tier is refused rather than evicting everything.
+      maxEntrySize: config.maxCacheBytes,
+      sizeCalculation: entrySize,
+      dispose: (_value, _key, reason) => {
+        if (reason === "evict") this.#evictions++;
+      },
+    });
+  }
+
+  get(key: string, nowMs: number): CachedObject | undefined {
+    const entry = this.#lru.get(key);
+    if (entry === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    if (entry.expiresAt <= nowMs) {
+      this.#lru.delete(key);
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    return entry;
+  }
+
+  set(key: string, value: CachedObject): void {
+    this.#lru.set(key, value);
+  }
+
+  delete(key: string): boolean {
+    return this.#lru.delete(key);
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  stats(): CacheStats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      evictions: this.#evictions,
+      items: this.#lru.size,
+      bytes: this.#lru.calculatedSize,
+      maxBytes: this.#maxBytes,
+    };
+  }
+}

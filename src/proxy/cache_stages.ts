@@ -1,0 +1,155 @@
+// Owns the `lookup` and `store` stages: serving hits with RFC 9110 semantics, filling the cache on misses.
+
+import type { CachedObject, CacheStore } from "../cache/cached_object.ts";
+import { buildCacheKey } from "../cache/key.ts";
+import { ProxyError } from "../errors.ts";
+import { freshnessSeconds, isStorable } from "../http/cache_control.ts";
+import {
+  evaluatePreconditions,
+  isRangeApplicable,
+  NOT_MODIFIED_HEADERS,
+} from "../http/conditional.ts";
+import { parseHttpDate } from "../http/http_date.ts";
+import { contentRange, parseRange, unsatisfiedRange } from "../http/range.ts";
+import { pickS3Query } from "../origin/s3_query.ts";
+import type { RequestContext } from "./context.ts";
+
+/** What one bucket's requests need to use the cache. */
+export interface BucketCache {
+  store: CacheStore;
+  /** Larger objects stream through uncached. */
+  maxItemBytes: number;
+  /** TTL when S3 sends no s-maxage / max-age. */
+  defaultTtlSeconds: number;
+}
+
+/**
+ * `lookup`: answers from the cache when a fresh entry exists (X-Cache: HIT), else notes the key
+ * for `store` and returns undefined. Runs after `authorize`, so a cached private object is only
+ * ever served to a caller who was just allowed to read it.
+ */
+export function lookup(ctx: RequestContext, cache: BucketCache): Response | undefined {
+  const key = buildCacheKey(ctx.bucket!.name, ctx.key, pickS3Query(ctx.rawQuery));
+  ctx.cacheKey = key;
+  const now = Date.now();
+  const entry = cache.store.get(key, now);
+  if (entry === undefined) return undefined;
+  return serveCached(ctx, entry, now);
+}
+
+/** RFC 9110 §13.2.2 preconditions, then §14 Range, from the cached bytes. */
+function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Response {
+  const requestHeaders = ctx.request.headers;
+  const validators = { etag: entry.etag, lastModifiedMs: entry.lastModifiedMs };
+  const outcome = evaluatePreconditions(
+    { method: ctx.method, headers: requestHeaders },
+    validators,
+  );
+  if (outcome === "precondition_failed") {
+    throw new ProxyError("precondition_failed", {
+      message: "A precondition (If-Match or If-Unmodified-Since) did not hold for this object.",
+      source: "client",
+    });
+  }
+  const headers = new Headers(entry.headers as Array<[string, string]>);
+  const size = entry.body.byteLength;
+  const cacheHeaders = (target: Headers) => {
+    target.set("x-cache", "HIT");
+    target.set("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))));
+    target.set("x-request-id", ctx.requestId);
+  };
+  if (outcome === "not_modified") {
+    const kept = new Headers();
+    for (const name of NOT_MODIFIED_HEADERS) {
+      const value = headers.get(name);
+      if (value !== null) kept.set(name, value);
+    }
+    cacheHeaders(kept);
+    return new Response(null, { status: 304, headers: kept });
+  }
+  headers.set("accept-ranges", "bytes");
+  cacheHeaders(headers);
+  const rangeHeader = requestHeaders.get("range");
+  if (rangeHeader !== null && isRangeApplicable(requestHeaders.get("if-range"), validators)) {
+    const range = parseRange(rangeHeader, size);
+    if (range.kind === "unsatisfiable") {
+      throw new ProxyError("range_not_satisfiable", {
+        message: `The requested Range does not overlap the object's ${size} bytes.`,
+        source: "client",
+        headers: { "content-range": unsatisfiedRange(size) },
+      });
+    }
+    if (range.kind === "partial") {
+      headers.set("content-range", contentRange(range.start, range.end, size));
+      headers.set("content-length", String(range.end - range.start + 1));
+      const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
+      return new Response(body, { status: 206, headers });
+    }
+  }
+  headers.set("content-length", String(size));
+  return new Response(ctx.method === "HEAD" ? null : entry.body, { status: 200, headers });
+}
+
+/**
+ * `store`: on a miss, a complete 200 GET of a storable object no larger than the bound is teed:
+ * one branch streams to the client as it arrives, the other fills a buffer of the announced size
+ * and is stored only if exactly that many bytes arrived (a truncated or failed body never enters
+ * the cache). The client is never made to wait for the store.
+ */
+export function storeWhileStreaming(
+  ctx: RequestContext,
+  response: Response,
+  cache: BucketCache,
+): Response {
+  const key = ctx.cacheKey;
+  const length = Number(response.headers.get("content-length"));
+  if (
+    key === undefined || ctx.method !== "GET" || response.status !== 200 ||
+    response.body === null || ctx.forwardedHeaders !== undefined ||
+    !Number.isSafeInteger(length) || length > cache.maxItemBytes ||
+    !isStorable(response.headers)
+  ) {
+    return response;
+  }
+  const ttlSeconds = freshnessSeconds(response.headers, cache.defaultTtlSeconds);
+  if (ttlSeconds <= 0) return response;
+  const [toClient, toCache] = response.body.tee();
+  const snapshot: Array<[string, string]> = [];
+  for (const [name, value] of response.headers) {
+    if (name !== "x-request-id" && name !== "x-cache") snapshot.push([name, value]);
+  }
+  collect(toCache, length).then((body) => {
+    if (body === undefined) return;
+    const now = Date.now();
+    const lastModified = response.headers.get("last-modified");
+    const lastModifiedSeconds = lastModified === null ? undefined : parseHttpDate(lastModified);
+    cache.store.set(key, {
+      headers: snapshot,
+      body,
+      etag: response.headers.get("etag") ?? undefined,
+      lastModifiedMs: lastModifiedSeconds === undefined ? undefined : lastModifiedSeconds * 1000,
+      storedAt: now,
+      expiresAt: now + ttlSeconds * 1000,
+    });
+  });
+  return new Response(toClient, { status: 200, headers: response.headers });
+}
+
+/** Reads exactly `length` bytes; undefined when the stream errors or delivers another length. */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  length: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const body = new Uint8Array(length);
+  let offset = 0;
+  try {
+    for await (const chunk of stream) {
+      if (offset + chunk.byteLength > length) return undefined;
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+  } catch {
+    return undefined;
+  }
+  return offset === length ? body : undefined;
+}
