@@ -44,6 +44,12 @@ const token = await signHs256({ role: "viewer", sub: "bench" }, TEST_JWT_SECRET,
 });
 const authorization = `Bearer ${token}`;
 
+// The same buckets behind the memory cache: after the first request every GET of b7 is a HIT.
+const cachedConfig: Config = {
+  ...config,
+  cache: { memory: { maxItemBytes: 1 << 20, maxCacheBytes: 64 << 20, defaultTtlSeconds: 3600 } },
+};
+
 const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
 const info = { remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 5000 } };
 
@@ -96,6 +102,22 @@ Deno.bench({
       new Request("http://gw/b7/photos/2026/cat.jpg", { headers: { authorization } }),
       info,
     );
+    await response.arrayBuffer();
+  },
+});
+
+const cached = await createApp(cachedConfig, {
+  logger: new Logger({ level: "warn", format: "json", sink: discard }),
+  fetch: memoryFetch,
+});
+await (await cached.handle(new Request("http://gw/b7/photos/2026/cat.jpg"), info)).arrayBuffer();
+await new Promise((resolve) => setTimeout(resolve, 10)); // let the background store finish
+
+Deno.bench({
+  name: "GET 1 KiB cache hit (memory tier)",
+  group: "pipeline",
+  async fn() {
+    const response = await cached.handle(new Request("http://gw/b7/photos/2026/cat.jpg"), info);
     await response.arrayBuffer();
   },
 });
