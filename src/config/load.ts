@@ -5,6 +5,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yam
 import type { Document } from "yaml";
 import {
   authWithoutJwtMessage,
+  cacheSizeProblem,
   claimValueProblem,
   configSchema,
   describeValue,
@@ -14,6 +15,9 @@ import {
   type KeyMaterial,
   keyMaterialProblem,
   MAKE_SECRET,
+  MAX_MEGABYTES,
+  megabytesToBytes,
+  MEMORY_CACHE_DEFAULTS,
   MIN_SECRET_LENGTH,
   normalizePathPrefix,
   NOT_YET_SUPPORTED,
@@ -240,6 +244,7 @@ class Loader {
     // Cross-field rules first: a schema backstop issue is dropped when they already reported it.
     this.#checkBuckets(root);
     this.#checkAuth(root);
+    this.#checkCache(root);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) this.#addSchemaIssue(root, issue);
     }
@@ -698,6 +703,92 @@ class Loader {
         this.#checkUniqueIds(["buckets", index, "signed_urls", "keys"], signed.keys);
       }
     });
+  }
+
+  /**
+   * Cross-field rules of caching: the memory tier's item bound fits in its size bound, and a
+   * bucket's `cache` has an effect (a top-level cache, an item bound the tier does not cap).
+   */
+  #checkCache(root: Record<string, unknown>) {
+    const topGiven = Object.hasOwn(root, "cache");
+    const top = root.cache === null ? {} : root.cache;
+    let tierItem: { mb: number; isDefault: boolean } | undefined;
+    if (isPlainObject(top)) {
+      const memory = top.memory === null || top.memory === undefined ? {} : top.memory;
+      if (isPlainObject(memory)) {
+        const at: Segment[] = ["cache", "memory"];
+        const item = this.#megabytes([...at, "max_item_size_mb"], memory, "max_item_size_mb");
+        const cache = this.#megabytes([...at, "max_cache_size_mb"], memory, "max_cache_size_mb");
+        if (item) tierItem = item;
+        if (item && cache && item.mb > cache.mb) {
+          this.#error(
+            [...at, cache.isDefault ? "max_item_size_mb" : "max_cache_size_mb"],
+            cacheSizeProblem(item.mb, cache.mb, { item: item.isDefault, cache: cache.isDefault }),
+          );
+        }
+      }
+    }
+    const topEnabled = topGiven && isPlainObject(top) && top.enabled !== false;
+    const buckets = Array.isArray(root.buckets) ? root.buckets : [];
+    buckets.forEach((bucket, index) => {
+      if (!isPlainObject(bucket) || !Object.hasOwn(bucket, "cache")) return;
+      const own = bucket.cache === null ? {} : bucket.cache;
+      if (!isPlainObject(own)) return;
+      const at: Segment[] = ["buckets", index, "cache"];
+      if (own.enabled === false) {
+        for (const name of ["ttl_seconds", "max_item_size_mb"]) {
+          if (!this.#given([...at, name], own[name])) continue;
+          this.#warning(
+            [...at, name],
+            `\`${name}\` is ignored because this bucket's \`cache.enabled\` is false (the bucket ` +
+              "is never cached); remove it, or set `enabled: true`",
+            { prefer: "key" },
+          );
+        }
+        return;
+      }
+      if (!topEnabled) {
+        const why = !topGiven
+          ? "is absent; add `cache: {}` at the top level to cache objects in memory"
+          : `is disabled (\`enabled: false\`${
+            this.#onLine(["cache", "enabled"])
+          }); enable it, or remove this bucket's \`cache\``;
+        this.#warning(
+          at,
+          `this bucket's \`cache\` has no effect: the top-level \`cache\` ${why}`,
+          { prefer: "key" },
+        );
+        return;
+      }
+      const item = this.#megabytes([...at, "max_item_size_mb"], own, "max_item_size_mb");
+      if (item && !item.isDefault && tierItem && item.mb > tierItem.mb) {
+        this.#warning(
+          [...at, "max_item_size_mb"],
+          `${item.mb} MiB is larger than cache.memory.max_item_size_mb (${tierItem.mb}${
+            tierItem.isDefault ? ", the default" : ""
+          }), which still applies: objects over ${tierItem.mb} MiB are never cached`,
+        );
+      }
+    });
+  }
+
+  /**
+   * A `*_mb` value of `mapping` as the schema reads it: the default when left out, undefined when
+   * it is invalid (the schema reports that) or has no default.
+   */
+  #megabytes(
+    segments: Segment[],
+    mapping: Record<string, unknown>,
+    name: "max_item_size_mb" | "max_cache_size_mb",
+  ): { mb: number; isDefault: boolean } | undefined {
+    const value = mapping[name];
+    if (value === undefined || (value === null && segments[0] === "buckets")) {
+      const fallback = segments[0] === "cache" ? MEMORY_CACHE_DEFAULTS[name] : undefined;
+      return fallback === undefined ? undefined : { mb: fallback, isDefault: true };
+    }
+    if (this.#poisoned.has(key(segments)) || typeof value !== "number") return undefined;
+    if (!(value > 0 && value <= MAX_MEGABYTES && megabytesToBytes(value) >= 1)) return undefined;
+    return { mb: value, isDefault: false };
   }
 
   /** One `jwt` mapping; `used` = it guards something (a disabled one only has its shape checked). */

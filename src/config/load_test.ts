@@ -79,8 +79,17 @@ Deno.test("parseConfig() reads every supported key and warns about the ignored o
       sessionToken: "session-token-value",
       timeout: 5,
     },
+    cache: { enabled: true, ttlSeconds: 0, maxItemBytes: 524_288 },
   });
   assert.equal(config.buckets[1]?.pathPrefix, "/");
+  assert.deepEqual(config.buckets[1]?.cache, {
+    enabled: false,
+    ttlSeconds: undefined,
+    maxItemBytes: undefined,
+  });
+  assert.deepEqual(config.cache, {
+    memory: { maxItemBytes: 2_621_440, maxCacheBytes: 67_108_864, defaultTtlSeconds: 600 },
+  });
   assert.deepEqual(config.logging, { level: "debug", format: "pretty" });
   assert.deepEqual(result.warnings.map((warning) => formatIssue("f", warning)), [
     "f:7:3 server.threads: `threads` is ignored: Deno serves every request on one event loop, " +
@@ -503,7 +512,7 @@ Deno.test("parseConfig() points at the value for bad values and at the key for b
     "    s3:", //                  7
     "      bucket: abc", //        8
     "      secret_key: s", //      9
-    "    cache: {}", //            10
+    "    ip_filter: {}", //        10
   ].join("\n");
   const found = errors(parseConfig(text, { env: {} }));
   const where = found.map((issue) => [issue.path, issue.line, issue.column]);
@@ -511,7 +520,7 @@ Deno.test("parseConfig() points at the value for bad values and at the key for b
     ["server.port", 2, 9],
     ["server.portt", 3, 3],
     ["buckets[0].s3.access_key", 7, 5], // missing: the `s3:` key that should hold it
-    ["buckets[0].cache", 10, 5],
+    ["buckets[0].ip_filter", 10, 5],
   ]);
 });
 
@@ -688,11 +697,13 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
   assert.deepEqual(found.map((issue) => issue.path), [
     "server.rate_limit",
     "buckets[0].s3.retry",
-    "buckets[0].cache",
+    "buckets[0].ip_filter",
+    "cache.redis",
     "metrics",
     "admin",
   ]);
   assert.ok(!show(found).includes("METRICS_PORT"));
+  assert.ok(!show(found).includes("REDIS_URL"));
 });
 
 Deno.test("parseConfig() reads the process environment by default", () => {
@@ -744,6 +755,9 @@ Deno.test("config.example.yaml loads with no environment set", async () => {
   assert.equal(config.jwt?.algorithm, "RS256");
   assert.equal(config.jwt?.rsaPublicKeyPath, "/etc/yatagarasu/jwt-public.pem");
   assert.ok(!("admin" in config));
+  assert.deepEqual(config.cache, {
+    memory: { maxItemBytes: 10_485_760, maxCacheBytes: 1_073_741_824, defaultTtlSeconds: 3600 },
+  });
 });
 
 /**

@@ -7,6 +7,7 @@ import { type ConfigResult, formatIssue, parseConfig } from "./load.ts";
 import { CLAIM_OPERATORS, JWT_ALGORITHMS, LOG_LEVELS } from "./types.ts";
 import type {
   AuthorizationConfig,
+  BucketCacheConfig,
   BucketConfig,
   ClaimRule,
   Config,
@@ -152,6 +153,27 @@ const jwtish = fc.record({
   ),
 }, { requiredKeys: [] });
 
+const cacheish = fc.record({
+  enabled: fc.oneof(any, fc.boolean()),
+  cache_layers: fc.oneof(any, fc.array(fc.oneof(any, fc.constantFrom("memory", "disk", "redis")))),
+  memory: fc.oneof(
+    any,
+    fc.record({
+      max_item_size_mb: fc.oneof(any, fc.double()),
+      max_cache_size_mb: fc.oneof(any, fc.double()),
+      default_ttl_seconds: any,
+    }, { requiredKeys: [] }),
+  ),
+  redis: any,
+  warming: any,
+}, { requiredKeys: [] });
+
+const bucketCacheish = fc.record({
+  enabled: fc.oneof(any, fc.boolean()),
+  ttl_seconds: any,
+  max_item_size_mb: fc.oneof(any, fc.double()),
+}, { requiredKeys: [] });
+
 const authorizationish = fc.record({
   type: fc.oneof(any, fc.constantFrom("opa", "openfga")),
   opa_url: any,
@@ -180,6 +202,7 @@ Deno.test("parseConfig() never throws on random objects, anywhere in the tree", 
               fc.record({ enabled: any, jwt: fc.oneof(any, jwtish) }, { requiredKeys: [] }),
             ),
             authorization: fc.oneof(any, authorizationish),
+            cache: fc.oneof(any, bucketCacheish),
             signed_urls: fc.oneof(
               any,
               fc.record({ keys: fc.oneof(any, fc.array(any)), max_expiry_seconds: any }, {
@@ -198,7 +221,7 @@ Deno.test("parseConfig() never throws on random objects, anywhere in the tree", 
         ),
       ),
       logging: any,
-      cache: any,
+      cache: fc.oneof(any, cacheish),
       jwt: fc.oneof(any, jwtish),
       admin: fc.oneof(any, fc.record({ allow_unauthenticated: any }, { requiredKeys: [] })),
     },
@@ -531,6 +554,73 @@ const signedUrls = fc.record({
   maxExpirySeconds: fc.option(fc.integer({ min: 1, max: 31_536_000 }), { nil: undefined }),
 });
 
+// ---- random valid cache configs ----
+
+/** A size in MiB: whole or fractional, from one byte to the 1 TiB bound. */
+const megabytes = fc.oneof(
+  fc.integer({ min: 1, max: 1_048_576 }),
+  fc.double({ min: 1 / 1_048_576, max: 1_048_576, noNaN: true }),
+);
+const bytes = (mb: number) => Math.floor(mb * 1024 * 1024);
+const ttl = fc.integer({ min: 0, max: 86_400 });
+
+/** The top-level cache: `enabled` left out, true or false; each memory key written or not. */
+const topCache = fc.record({
+  enabled: fc.constantFrom(undefined, true, false),
+  layers: fc.boolean(),
+  memory: fc.option(
+    fc.record({
+      itemMb: fc.option(megabytes, { nil: undefined }),
+      cacheMb: fc.option(megabytes, { nil: undefined }),
+      ttl: fc.option(ttl, { nil: undefined }),
+    }),
+    { nil: undefined },
+  ),
+}).filter((c) => (c.memory?.itemMb ?? 10) <= (c.memory?.cacheMb ?? 1024));
+
+type GeneratedCache = typeof topCache extends fc.Arbitrary<infer T> ? T : never;
+
+const bucketCache = fc.record({
+  enabled: fc.constantFrom(undefined, true, false),
+  ttl: fc.option(ttl, { nil: undefined }),
+  // Mostly below the tier's default bound (10), where a bucket's bound means something.
+  itemMb: fc.option(fc.oneof(fc.double({ min: 1 / 1_048_576, max: 10, noNaN: true }), megabytes), {
+    nil: undefined,
+  }),
+});
+
+type GeneratedBucketCache = typeof bucketCache extends fc.Arbitrary<infer T> ? T : never;
+
+function cacheRaw(c: GeneratedCache): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  if (c.enabled !== undefined) raw.enabled = c.enabled;
+  if (c.layers) raw.cache_layers = ["memory"];
+  if (c.memory !== undefined) {
+    const memory: Record<string, unknown> = {};
+    if (c.memory.itemMb !== undefined) memory.max_item_size_mb = c.memory.itemMb;
+    if (c.memory.cacheMb !== undefined) memory.max_cache_size_mb = c.memory.cacheMb;
+    if (c.memory.ttl !== undefined) memory.default_ttl_seconds = c.memory.ttl;
+    raw.memory = memory;
+  }
+  return raw;
+}
+
+function bucketCacheRaw(c: GeneratedBucketCache): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  if (c.enabled !== undefined) raw.enabled = c.enabled;
+  if (c.ttl !== undefined) raw.ttl_seconds = c.ttl;
+  if (c.itemMb !== undefined) raw.max_item_size_mb = c.itemMb;
+  return raw;
+}
+
+function bucketCacheExpected(c: GeneratedBucketCache): BucketCacheConfig {
+  return {
+    enabled: c.enabled ?? true,
+    ttlSeconds: c.ttl,
+    maxItemBytes: c.itemMb === undefined ? undefined : bytes(c.itemMb),
+  };
+}
+
 /** How a bucket is authenticated: public, by the top-level jwt, or by its own. */
 const bucketAuth = fc.oneof(
   fc.constant({ kind: "none" as const }),
@@ -552,6 +642,7 @@ const bucket = fc.record({
   auth: bucketAuth,
   authorization: fc.option(authorization, { nil: undefined }),
   signedUrls: fc.option(signedUrls, { nil: undefined }),
+  cache: fc.option(bucketCache, { nil: undefined }),
 });
 
 const validConfig = fc.record({
@@ -573,10 +664,22 @@ const validConfig = fc.record({
     fc.record({ config: jwt, enabled: fc.constantFrom(undefined, true, false) }),
     { nil: undefined },
   ),
+  cache: fc.option(topCache, { nil: undefined }),
 }).filter((g) => {
   const top = g.jwt !== undefined && g.jwt.enabled !== false;
   // Buckets that use the top-level jwt need one.
   return top || g.buckets.every((b) => b.auth.kind !== "top");
+}).filter((g) => {
+  // No warnings: a bucket's cache is off and has no settings, or has a top-level cache to use and
+  // an item bound that the tier's does not override.
+  const cacheOn = g.cache !== undefined && g.cache.enabled !== false;
+  const tierItem = g.cache?.memory?.itemMb ?? 10;
+  return g.buckets.every((b) =>
+    b.cache === undefined ||
+    (b.cache.enabled === false
+      ? b.cache.ttl === undefined && b.cache.itemMb === undefined
+      : cacheOn && (b.cache.itemMb ?? 0) <= tierItem)
+  );
 });
 
 type Generated = typeof validConfig extends fc.Arbitrary<infer T> ? T : never;
@@ -619,11 +722,13 @@ function toRaw(generated: Generated): unknown {
         }
         out.signed_urls = signed;
       }
+      if (b.cache !== undefined) out.cache = bucketCacheRaw(b.cache);
       return out;
     }),
     logging,
   };
   if (generated.jwt !== undefined) root.jwt = jwtRaw(generated.jwt.config, generated.jwt.enabled);
+  if (generated.cache !== undefined) root.cache = cacheRaw(generated.cache);
   return root;
 }
 
@@ -668,11 +773,22 @@ function expected(generated: Generated): Config {
         };
         out.signedUrls = signed;
       }
+      if (b.cache !== undefined) out.cache = bucketCacheExpected(b.cache);
       return out;
     }),
     logging: { level: generated.level ?? "info", format: generated.format ?? "json" },
   };
   if (top !== undefined) config.jwt = top;
+  const cache = generated.cache;
+  if (cache !== undefined && cache.enabled !== false) {
+    config.cache = {
+      memory: {
+        maxItemBytes: bytes(cache.memory?.itemMb ?? 10),
+        maxCacheBytes: bytes(cache.memory?.cacheMb ?? 1024),
+        defaultTtlSeconds: cache.memory?.ttl ?? 3600,
+      },
+    };
+  }
   return config;
 }
 

@@ -4,19 +4,25 @@
 import { z } from "zod";
 import type {
   AuthorizationConfig,
+  BucketCacheConfig,
   BucketConfig,
+  CacheConfig,
   ClaimRule,
   Config,
   JwtAlgorithm,
   JwtConfig,
   JwtKeyConfig,
   LoggingConfig,
+  MemoryCacheConfig,
   S3Config,
   ServerConfig,
   SignedUrlsConfig,
   TokenSourceConfig,
 } from "./types.ts";
 import { CLAIM_OPERATORS, JWT_ALGORITHMS, LOG_LEVELS, TOKEN_SOURCE_TYPES } from "./types.ts";
+
+/** The feature that brings `cache.disk`, `cache.redis` and those names in `cache.cache_layers`. */
+export const CACHE_TIERS_FEATURE = "the disk and Redis tiers of caching";
 
 /**
  * Keys the original Yatagarasu (or DESIGN.md) defines for features this build does not have yet.
@@ -35,10 +41,11 @@ export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
   { path: "buckets[].s3.circuit_breaker", feature: "resilience" },
   { path: "buckets[].s3.rate_limit", feature: "resilience" },
   { path: "buckets[].s3.replicas", feature: "resilience" },
-  { path: "buckets[].cache", feature: "caching" },
   { path: "buckets[].ip_filter", feature: "resilience and protection" },
   { path: "buckets[].cors", feature: "resilience and protection" },
-  { path: "cache", feature: "caching" },
+  { path: "cache.disk", feature: CACHE_TIERS_FEATURE },
+  { path: "cache.redis", feature: CACHE_TIERS_FEATURE },
+  { path: "cache.warming", feature: "cache prewarming" },
   // `admin.allow_unauthenticated` arrives with the first admin route, so that it never looks as
   // if it did something before then.
   { path: "admin", feature: "the admin API (caching, operations)" },
@@ -811,6 +818,162 @@ const signedUrlsSchema = z.strictObject(SIGNED_URLS_SHAPE, {
   maxExpirySeconds: raw.max_expiry_seconds,
 }));
 
+// ---- cache ----------------------------------------------------------------------------------
+
+/** Bytes in a MiB: every `*_mb` key counts in MiB (fractions allowed). */
+export const MIB = 1024 * 1024;
+/** Largest `*_mb` value: 1 TiB (byte counts stay exact integers far below 2^53). */
+export const MAX_MEGABYTES = 1_048_576;
+
+/** `mb` MiB in whole bytes (rounded down). */
+export function megabytesToBytes(mb: number): number {
+  return Math.floor(mb * MIB);
+}
+
+/** A size in MiB: > 0 (fractions allowed, at least one byte), at most MAX_MEGABYTES. */
+function megabytes() {
+  const expected =
+    `a number of MiB greater than 0 and at most ${MAX_MEGABYTES} (1 TiB), like 10 or 0.5`;
+  return z.number({ error: expecting(expected) }).superRefine((value, ctx) => {
+    if (value > 0 && value <= MAX_MEGABYTES && megabytesToBytes(value) >= 1) return;
+    ctx.addIssue({
+      code: "custom",
+      input: value,
+      message: value > 0 && value <= MAX_MEGABYTES
+        ? `${value} MiB is less than one byte; expected ${expected}`
+        : expecting(expected)({ input: value }),
+    });
+  });
+}
+
+/** A cache TTL: whole seconds, 0 (never cached without S3's max-age) to MAX_SECONDS. */
+function ttlSeconds() {
+  const error = expecting(`a whole number of seconds from 0 to ${MAX_SECONDS}`);
+  return z.int({ error }).min(0, { error }).max(MAX_SECONDS, { error });
+}
+
+/** Every layer name the original knows; only "memory" is supported so far. */
+export const CACHE_LAYERS = ["memory", "disk", "redis"] as const;
+
+/** Why an entry of `cache.cache_layers` is unusable, if it is. */
+export function cacheLayerProblem(layer: string): string | undefined {
+  if (layer === "memory") return undefined;
+  if (layer === "disk" || layer === "redis") {
+    return `\`${layer}\` is not supported yet (it lands with ${CACHE_TIERS_FEATURE}); remove it ` +
+      "from cache_layers for now";
+  }
+  const shown = JSON.stringify(layer);
+  const known = CACHE_LAYERS.find((name) => name === layer.trim().toLowerCase());
+  if (known !== undefined) return `unknown cache layer ${shown}; write "${known}" (lowercase)`;
+  return `unknown cache layer ${shown}; the layers are "memory", "disk" and "redis" (only ` +
+    '"memory" is supported so far)';
+}
+
+const cacheLayer = z.string({
+  error: expecting('a cache layer name like "memory"', { text: true }),
+})
+  .superRefine((value, ctx) => {
+    const problem = cacheLayerProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+  });
+
+const cacheLayers = list(cacheLayer, {
+  expected: "a list of cache layers like [memory]",
+  fallback: () => ["memory"],
+  empty: "at least one layer is needed, like [memory]; to turn the cache off, set `enabled: false`",
+}).superRefine((layers, ctx) => {
+  const seen = new Map<string, number>();
+  layers.forEach((layer, index) => {
+    const first = seen.get(layer);
+    if (first === undefined) {
+      seen.set(layer, index);
+      return;
+    }
+    ctx.addIssue({
+      code: "custom",
+      path: [index],
+      input: layer,
+      message: `${
+        JSON.stringify(layer)
+      } is listed twice (cache_layers[${first}] is the same layer); list each layer once`,
+    });
+  });
+});
+
+/**
+ * The message for `max_item_size_mb` > `max_cache_size_mb`: shared by load.ts's check (which
+ * knows which values are defaults) and the schema's backstop.
+ */
+export function cacheSizeProblem(
+  item: number,
+  cache: number,
+  defaults: { item?: boolean; cache?: boolean } = {},
+): string {
+  const note = (isDefault: boolean | undefined) => (isDefault ? ", the default" : "");
+  return `max_cache_size_mb (${cache}${note(defaults.cache)}) is smaller than max_item_size_mb ` +
+    `(${item}${note(defaults.item)}): the cache must have room for its largest item; raise ` +
+    "max_cache_size_mb or lower max_item_size_mb";
+}
+
+/** Defaults of `cache.memory`, in MiB and seconds as written in YAML. */
+export const MEMORY_CACHE_DEFAULTS = {
+  max_item_size_mb: 10,
+  max_cache_size_mb: 1024,
+  default_ttl_seconds: 3600,
+} as const;
+
+const MEMORY_CACHE_SHAPE = {
+  max_item_size_mb: megabytes().default(MEMORY_CACHE_DEFAULTS.max_item_size_mb),
+  max_cache_size_mb: megabytes().default(MEMORY_CACHE_DEFAULTS.max_cache_size_mb),
+  default_ttl_seconds: ttlSeconds().default(MEMORY_CACHE_DEFAULTS.default_ttl_seconds),
+};
+
+const memoryCacheSchema = section(
+  z.strictObject(MEMORY_CACHE_SHAPE, {
+    error: expecting("a mapping of memory cache settings (max_item_size_mb, max_cache_size_mb...)"),
+  }).superRefine((raw, ctx) => {
+    // Backstop: load.ts reports this at the offending key.
+    if (raw.max_item_size_mb <= raw.max_cache_size_mb) return;
+    ctx.addIssue({
+      code: "custom",
+      message: cacheSizeProblem(raw.max_item_size_mb, raw.max_cache_size_mb),
+      input: raw,
+      params: { backstop: true },
+    });
+  }).transform((raw): MemoryCacheConfig => ({
+    maxItemBytes: megabytesToBytes(raw.max_item_size_mb),
+    maxCacheBytes: megabytesToBytes(raw.max_cache_size_mb),
+    defaultTtlSeconds: raw.default_ttl_seconds,
+  })),
+);
+
+const CACHE_SHAPE = {
+  enabled: z.boolean({ error: expecting("true or false") }).default(true),
+  cache_layers: cacheLayers,
+  memory: memoryCacheSchema,
+};
+
+/** The top-level `cache`: undefined when `enabled: false` (its keys are still checked). */
+const cacheSchema = z.strictObject(CACHE_SHAPE, {
+  error: expecting("a mapping of cache settings like {cache_layers: [memory]}"),
+}).transform((raw): CacheConfig | undefined => (raw.enabled ? { memory: raw.memory } : undefined));
+
+const BUCKET_CACHE_SHAPE = {
+  enabled: z.boolean({ error: expecting("true or false") }).default(true),
+  ttl_seconds: optional(ttlSeconds()),
+  max_item_size_mb: optional(megabytes()),
+};
+
+const bucketCacheSchema = z.strictObject(BUCKET_CACHE_SHAPE, {
+  error: expecting("a mapping like {enabled: true, ttl_seconds: 3600, max_item_size_mb: 10}"),
+}).transform((raw): BucketCacheConfig => ({
+  enabled: raw.enabled,
+  ttlSeconds: raw.ttl_seconds,
+  maxItemBytes: raw.max_item_size_mb === undefined
+    ? undefined
+    : megabytesToBytes(raw.max_item_size_mb),
+}));
+
 // ---- bucket ---------------------------------------------------------------------------------
 
 const BUCKET_SHAPE = {
@@ -825,6 +988,7 @@ const BUCKET_SHAPE = {
   auth: optional(authSchema),
   authorization: present(authorizationSchema),
   signed_urls: present(signedUrlsSchema),
+  cache: present(bucketCacheSchema),
 };
 
 /** A bucket before the top-level `jwt` is known: `auth` is resolved by the root transform. */
@@ -839,6 +1003,7 @@ const bucketSchema = z.strictObject(BUCKET_SHAPE, {
   const config: BucketConfig = { name: raw.name, pathPrefix: raw.path_prefix, s3: raw.s3 };
   if (raw.authorization) config.authorization = raw.authorization;
   if (raw.signed_urls) config.signedUrls = raw.signed_urls;
+  if (raw.cache) config.cache = raw.cache;
   return { config, auth: raw.auth ?? { enabled: false, jwt: undefined } };
 });
 
@@ -889,6 +1054,7 @@ const ROOT_SHAPE = {
   buckets: z.array(bucketSchema, { error: bucketsError }).min(1, { error: bucketsError }),
   logging: loggingSchema,
   jwt: present(jwtSchema),
+  cache: present(cacheSchema),
 };
 
 /** The whole config: parse the YAML's plain value with it (after NOT_YET_SUPPORTED/IGNORED_KEYS). */
@@ -917,6 +1083,7 @@ export const configSchema = z.strictObject(ROOT_SHAPE, {
   });
   const config: Config = { server: raw.server, buckets, logging: raw.logging };
   if (top) config.jwt = top;
+  if (raw.cache) config.cache = raw.cache;
   return config;
 });
 
@@ -936,8 +1103,11 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   ],
   "buckets[].signed_urls": Object.keys(SIGNED_URLS_SHAPE),
   "buckets[].signed_urls.keys[]": Object.keys(SIGNED_URL_KEY_SHAPE),
+  "buckets[].cache": Object.keys(BUCKET_CACHE_SHAPE),
   logging: Object.keys(LOGGING_SHAPE),
   ...jwtSectionKeys("jwt"),
+  cache: Object.keys(CACHE_SHAPE),
+  "cache.memory": Object.keys(MEMORY_CACHE_SHAPE),
 };
 
 /**
