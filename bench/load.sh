@@ -94,7 +94,7 @@ mapfile -t PORTS < <(deno eval --quiet '
   for (const l of ls) console.log(l.addr.port);
   for (const l of ls) l.close();')
 P_ORIGIN="${PORTS[0]}" P_NGINX_PASS="${PORTS[1]}" P_NGINX_CACHE="${PORTS[2]}"
-P_DENO_PASS="${PORTS[3]}" P_DENO_FIXED="${PORTS[4]}" P_GATEWAY="${PORTS[5]}"
+P_DENO_PASS="${PORTS[3]}" P_DENO_FIXED="${PORTS[4]}" P_GATEWAY="${PORTS[5]}" P_GATEWAY_CACHED="${PORTS[6]}"
 
 # --- the fast origin: nginx serving files laid out path-style /<bucket>/<key> --------------------
 mkdir -p "$TMP/origin/$BUCKET" "$TMP/origin-nginx/logs" "$TMP/proxy-nginx/logs" "$TMP/proxy-nginx/cache"
@@ -211,6 +211,7 @@ need_up "http://127.0.0.1:$P_DENO_FIXED/" 30 "$PID_DENO_FIXED" "deno fixed" "$TM
 
 # --- the gateway ---------------------------------------------------------------------------------
 GATEWAY_OK=0
+GATEWAY_CACHED_OK=0
 if [ "$SKIP_GATEWAY" != 1 ]; then
   if [ ! -f "$ROOT/main.ts" ]; then
     log "no main.ts yet: gateway rows skipped"
@@ -236,6 +237,20 @@ EOF
     else
       log "gateway did not start:"
       tail -5 "$TMP/gateway.log" >&2 || true
+    fi
+    # The same gateway with the memory cache on: after one request the 1 KiB object is a HIT,
+    # the row to hold against nginx proxy_cache.
+    sed -e "s/port: $P_GATEWAY/port: $P_GATEWAY_CACHED/" "$TMP/gateway.yaml" >"$TMP/gateway-cached.yaml"
+    echo "cache: { memory: { max_item_size_mb: 1, max_cache_size_mb: 64 } }" >>"$TMP/gateway-cached.yaml"
+    setsid deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway-cached.yaml" \
+      >/dev/null 2>"$TMP/gateway-cached.log" </dev/null &
+    PIDS+=("$!")
+    if wait_http "http://127.0.0.1:$P_GATEWAY_CACHED/health" 60 "$!"; then
+      GATEWAY_CACHED_OK=1
+      log "cached gateway up"
+    else
+      log "cached gateway did not start:"
+      tail -5 "$TMP/gateway-cached.log" >&2 || true
     fi
   fi
 fi
@@ -312,6 +327,10 @@ SMALL_TARGETS=(
   "deno passthrough|$C|http://127.0.0.1:$P_DENO_PASS$SMALL_PATH"
 )
 [ "$GATEWAY_OK" = 1 ] && SMALL_TARGETS+=("gateway|$C|http://127.0.0.1:$P_GATEWAY$SMALL_PATH")
+if [ "$GATEWAY_CACHED_OK" = 1 ] &&
+  expect_body "http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH" "$SMALL_SIZE"; then
+  SMALL_TARGETS+=("gateway cache hit|$C|http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH")
+fi
 STREAM_TARGETS=(
   "origin sendfile 50MiB|$S|http://127.0.0.1:$P_ORIGIN$LARGE_PATH"
   "deno stream 50MiB|$S|http://127.0.0.1:$P_DENO_PASS$LARGE_PATH"
@@ -385,5 +404,9 @@ awk -F'\t' '
       printf "deno stream / origin sendfile (50 MiB):        %.2fx  (context)\n", bps["deno stream 50MiB"] / bps["origin sendfile 50MiB"]
     if (rps["deno fixed body"] > 0)
       printf "deno passthrough / deno fixed (1 KiB):         %.2fx  (context: cost of the upstream fetch)\n", rps["deno passthrough"] / rps["deno fixed body"]
+    if ("gateway cache hit" in rps && rps["nginx proxy_cache hit"] > 0)
+      printf "gateway cache hit / nginx proxy_cache hit:     %.2fx  (context)\n", rps["gateway cache hit"] / rps["nginx proxy_cache hit"]
+    if ("gateway cache hit" in rps && rps["deno fixed body"] > 0)
+      printf "gateway cache hit / deno fixed body:           %.2fx  (context: the runtime ceiling)\n", rps["gateway cache hit"] / rps["deno fixed body"]
     if (!("gateway" in rps)) print "gateway: not measured (see messages above)"
   }' "$RESULTS"
