@@ -2,8 +2,12 @@
 
 /** A complete 200 response from S3: never a partial, truncated or errored body. */
 export interface CachedObject {
-  /** The response headers to replay (already stripped of hop-by-hop and S3-internal ones). */
-  headers: ReadonlyArray<readonly [string, string]>;
+  /**
+   * The response headers to replay (stripped of hop-by-hop and S3-internal ones). Never mutated:
+   * each hit copies it into its own Response, which in Deno is far cheaper than building a Headers
+   * from pairs.
+   */
+  headers: Headers;
   body: Uint8Array<ArrayBuffer>;
   /** The quoted ETag exactly as S3 sent it. */
   etag: string | undefined;

@@ -6,7 +6,7 @@ import { MemoryStore } from "./memory_store.ts";
 
 function entry(size: number, expiresAt = 10_000): CachedObject {
   return {
-    headers: [["content-type", "text/plain"]],
+    headers: new Headers({ "content-type": "text/plain" }),
     body: new Uint8Array(size),
     etag: '"e"',
     lastModifiedMs: undefined,
@@ -32,7 +32,11 @@ Deno.test("MemoryStore serves fresh entries and drops expired ones", () => {
 });
 
 Deno.test("MemoryStore evicts the least recently used by size", () => {
-  const store = new MemoryStore({ maxItemBytes: 1000, maxCacheBytes: 2500, defaultTtlSeconds: 60 });
+  const store = new MemoryStore({
+    maxItemBytes: 1000,
+    maxCacheBytes: 2 * 2024 + 500,
+    defaultTtlSeconds: 60,
+  });
   store.set("a", entry(1000));
   store.set("b", entry(1000));
   store.get("a", 0); // a is now more recent than b
@@ -41,13 +45,13 @@ Deno.test("MemoryStore evicts the least recently used by size", () => {
   assert.equal(store.get("b", 0), undefined);
   assert.ok(store.get("c", 0));
   assert.equal(store.stats().evictions, 1);
-  assert.ok(store.stats().bytes <= 2500);
+  assert.ok(store.stats().bytes <= 2 * 2024 + 500);
 });
 
 Deno.test("MemoryStore refuses an entry larger than the whole tier", () => {
-  const store = new MemoryStore({ maxItemBytes: 1000, maxCacheBytes: 500, defaultTtlSeconds: 60 });
+  const store = new MemoryStore({ maxItemBytes: 1000, maxCacheBytes: 1500, defaultTtlSeconds: 60 });
   store.set("small", entry(10));
-  store.set("huge", entry(600));
+  store.set("huge", entry(600)); // 600 + key + 1024 bookkeeping > 1500
   assert.equal(store.get("huge", 0), undefined);
   assert.ok(store.get("small", 0), "a refused entry evicts nothing");
 });

@@ -51,24 +51,16 @@ function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Res
       source: "client",
     });
   }
-  const headers = new Headers(entry.headers as Array<[string, string]>);
   const size = entry.body.byteLength;
-  const cacheHeaders = (target: Headers) => {
-    target.set("x-cache", "HIT");
-    target.set("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))));
-    target.set("x-request-id", ctx.requestId);
-  };
   if (outcome === "not_modified") {
     const kept = new Headers();
     for (const name of NOT_MODIFIED_HEADERS) {
-      const value = headers.get(name);
+      const value = entry.headers.get(name);
       if (value !== null) kept.set(name, value);
     }
-    cacheHeaders(kept);
+    setHitHeaders(kept, ctx, entry, now);
     return new Response(null, { status: 304, headers: kept });
   }
-  headers.set("accept-ranges", "bytes");
-  cacheHeaders(headers);
   const rangeHeader = requestHeaders.get("range");
   if (rangeHeader !== null && isRangeApplicable(requestHeaders.get("if-range"), validators)) {
     const range = parseRange(rangeHeader, size);
@@ -80,14 +72,27 @@ function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Res
       });
     }
     if (range.kind === "partial") {
-      headers.set("content-range", contentRange(range.start, range.end, size));
-      headers.set("content-length", String(range.end - range.start + 1));
       const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
-      return new Response(body, { status: 206, headers });
+      const response = new Response(body, { status: 206, headers: entry.headers });
+      response.headers.set("content-range", contentRange(range.start, range.end, size));
+      response.headers.set("content-length", String(range.end - range.start + 1));
+      setHitHeaders(response.headers, ctx, entry, now);
+      return response;
     }
   }
-  headers.set("content-length", String(size));
-  return new Response(ctx.method === "HEAD" ? null : entry.body, { status: 200, headers });
+  const response = new Response(ctx.method === "HEAD" ? null : entry.body, {
+    status: 200,
+    headers: entry.headers,
+  });
+  if (ctx.method === "HEAD") response.headers.set("content-length", String(size));
+  setHitHeaders(response.headers, ctx, entry, now);
+  return response;
+}
+
+function setHitHeaders(headers: Headers, ctx: RequestContext, entry: CachedObject, now: number) {
+  headers.set("x-cache", "HIT");
+  headers.set("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))));
+  headers.set("x-request-id", ctx.requestId);
 }
 
 /**
@@ -114,10 +119,9 @@ export function storeWhileStreaming(
   const ttlSeconds = freshnessSeconds(response.headers, cache.defaultTtlSeconds);
   if (ttlSeconds <= 0) return response;
   const [toClient, toCache] = response.body.tee();
-  const snapshot: Array<[string, string]> = [];
-  for (const [name, value] of response.headers) {
-    if (name !== "x-request-id" && name !== "x-cache") snapshot.push([name, value]);
-  }
+  const snapshot = new Headers(response.headers);
+  snapshot.delete("x-request-id");
+  snapshot.delete("x-cache");
   collect(toCache, length).then((body) => {
     if (body === undefined) return;
     const now = Date.now();
