@@ -1,10 +1,13 @@
 // Owns createApp: the composition root that builds a config generation and handles each request.
 
+import { guardAdmin } from "./admin/admin_guard.ts";
+import { handleCacheAdmin, isCacheAdminPath } from "./admin/cache_routes.ts";
 import { ReadinessChecker, type ReadinessOptions } from "./admin/health.ts";
 import { healthResponse } from "./admin/health.ts";
 import { type Authorizer, createAuthorizer } from "./auth/authorizer.ts";
 import { JwtAuthenticator } from "./auth/jwt_authenticator.ts";
 import type { Config, JwtConfig } from "./config/types.ts";
+import { ProxyError } from "./errors.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { describeError, type Logger } from "./observe/log.ts";
 import { MemoryStore } from "./cache/memory_store.ts";
@@ -54,6 +57,9 @@ interface Generation {
   readiness: ReadinessChecker;
   authenticators: JwtAuthenticator[];
   authorizers: Authorizer[];
+  /** The top-level JWT's authenticator (admin routes check admin_claims with it). */
+  adminAuthenticator: JwtAuthenticator | undefined;
+  bucketNames: ReadonlySet<string>;
 }
 
 /** How one bucket uses the shared memory tier (its own TTL and size bound), or not at all. */
@@ -118,12 +124,26 @@ async function buildGeneration(
           : undefined,
       });
     }
+    // A top-level jwt guards the admin routes even when no bucket uses it.
+    let adminAuthenticator: JwtAuthenticator | undefined;
+    if (config.jwt !== undefined) {
+      adminAuthenticator = authenticators.get(config.jwt);
+      if (adminAuthenticator === undefined) {
+        adminAuthenticator = await JwtAuthenticator.create(config.jwt, {
+          fetch: deps.authFetch,
+          configPath: "jwt",
+        });
+        authenticators.set(config.jwt, adminAuthenticator);
+      }
+    }
     return {
       config,
       router: new BucketRouter(buckets),
       readiness: new ReadinessChecker(buckets, deps.readiness),
       authenticators: [...authenticators.values()],
       authorizers,
+      adminAuthenticator,
+      bucketNames: new Set(config.buckets.map((bucket) => bucket.name)),
     };
   } catch (error) {
     // A half-built generation must not leave JWKS timers behind.
@@ -199,44 +219,50 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     let response: Response;
     let code: string | undefined;
     try {
-      checkMethod(method);
       const target = parseRequestTarget(request.url);
       logged.path = target.path;
-      if (target.path === "/health") {
-        response = healthResponse(startedAtMs, VERSION);
+      if (target.path.startsWith("/admin/")) {
+        // Admin routes take POST too; they check their own methods.
+        response = await handleAdmin(request, target.path, target.rawQuery, clientIp);
         response.headers.set("x-request-id", requestId);
-      } else if (target.path === "/ready") {
-        response = await generation.readiness.response();
-        response.headers.set("x-request-id", requestId);
-      } else if (method === "OPTIONS") {
-        // CORS per bucket lands with the protection issue; until then a plain Allow answer.
-        response = new Response(null, {
-          status: 204,
-          headers: { allow: ALLOWED_METHODS, "x-request-id": requestId },
-        });
       } else {
-        // `respond` sets X-Request-ID on the object path.
-        const ctx: RequestContext = {
-          request,
-          method,
-          requestId,
-          clientIp,
-          startedAt,
-          deadline: Date.now() + generation.config.server.requestTimeout * 1000,
-          path: target.path,
-          rawQuery: target.rawQuery,
-          bucket: undefined,
-          key: "",
-          identity: "public",
-          claims: NO_CLAIMS,
-          subject: undefined,
-          cacheKey: undefined,
-          forwardedHeaders: undefined,
-        };
-        try {
-          response = await handleObject(ctx, generation.router);
-        } finally {
-          logged.bucket = ctx.bucket?.name;
+        checkMethod(method);
+        if (target.path === "/health") {
+          response = healthResponse(startedAtMs, VERSION);
+          response.headers.set("x-request-id", requestId);
+        } else if (target.path === "/ready") {
+          response = await generation.readiness.response();
+          response.headers.set("x-request-id", requestId);
+        } else if (method === "OPTIONS") {
+          // CORS per bucket lands with the protection issue; until then a plain Allow answer.
+          response = new Response(null, {
+            status: 204,
+            headers: { allow: ALLOWED_METHODS, "x-request-id": requestId },
+          });
+        } else {
+          // `respond` sets X-Request-ID on the object path.
+          const ctx: RequestContext = {
+            request,
+            method,
+            requestId,
+            clientIp,
+            startedAt,
+            deadline: Date.now() + generation.config.server.requestTimeout * 1000,
+            path: target.path,
+            rawQuery: target.rawQuery,
+            bucket: undefined,
+            key: "",
+            identity: "public",
+            claims: NO_CLAIMS,
+            subject: undefined,
+            cacheKey: undefined,
+            forwardedHeaders: undefined,
+          };
+          try {
+            response = await handleObject(ctx, generation.router);
+          } finally {
+            logged.bucket = ctx.bucket?.name;
+          }
         }
       }
     } catch (thrown) {
@@ -259,6 +285,33 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     }
     logAccess(logged, response, startedAt, code, info.completed, request.signal);
     return response;
+  }
+
+  /** The admin API: guarded first (see admin_guard.ts), then the cache routes. */
+  async function handleAdmin(
+    request: Request,
+    path: string,
+    rawQuery: string,
+    clientIp: string,
+  ): Promise<Response> {
+    if (!isCacheAdminPath(path)) {
+      throw new ProxyError("route_not_found", {
+        message: `No admin route "${path}"; the admin API is /admin/cache/{purge,stats,info}.`,
+        source: "client",
+      });
+    }
+    await guardAdmin(request, rawQuery, clientIp, {
+      authenticator: generation.adminAuthenticator,
+      anyJwt: config.buckets.some((bucket) => bucket.jwt !== undefined),
+      allowUnauthenticated: config.admin?.allowUnauthenticated ?? false,
+    });
+    return handleCacheAdmin({
+      method: request.method,
+      path,
+      rawQuery,
+      store: memory,
+      buckets: generation.bucketNames,
+    });
   }
 
   return {

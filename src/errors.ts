@@ -19,6 +19,8 @@ export const ERROR_CODE = {
   access_denied: { status: 403, title: "Forbidden" },
   route_not_found: { status: 404, title: "Not Found" },
   object_not_found: { status: 404, title: "Not Found" },
+  /** An admin cache route on a gateway without a `cache` block. */
+  cache_disabled: { status: 404, title: "Not Found" },
   method_not_allowed: { status: 405, title: "Method Not Allowed" },
   precondition_failed: { status: 412, title: "Precondition Failed" },
   range_not_satisfiable: { status: 416, title: "Range Not Satisfiable" },

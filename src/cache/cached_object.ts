@@ -34,6 +34,12 @@ export interface CacheStore {
   get(key: string, nowMs: number): CachedObject | undefined;
   set(key: string, value: CachedObject): void;
   delete(key: string): boolean;
+  /** Deletes every entry whose key passes `matches`; returns how many. */
+  deleteMatching(matches: (key: string) => boolean): number;
+  /** The entry without touching recency or the hit/miss counts (for the admin API). */
+  peek(key: string): CachedObject | undefined;
+  /** Items and bytes of the entries whose key passes `matches`. */
+  usage(matches: (key: string) => boolean): { items: number; bytes: number };
   clear(): void;
   stats(): CacheStats;
 }

@@ -14,3 +14,22 @@ export function buildCacheKey(
   const sorted = [...s3Query].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return bucket + "\0" + key + "\0" + sorted.map(([n, v]) => `${n}=${v}`).join("&");
 }
+
+/** Matches every entry of one bucket. */
+export function isBucketKey(bucket: string): (key: string) => boolean {
+  const prefix = bucket + "\0";
+  return (key) => key.startsWith(prefix);
+}
+
+/** Matches one object in every variant (versionId, response-* overrides). */
+export function isObjectKey(bucket: string, key: string): (key: string) => boolean {
+  const base = bucket + "\0" + key;
+  const variants = base + "\0";
+  return (candidate) => candidate === base || candidate.startsWith(variants);
+}
+
+/** Matches the objects of a bucket whose key starts with `prefix` (all their variants). */
+export function isPrefixKey(bucket: string, prefix: string): (key: string) => boolean {
+  const start = bucket + "\0" + prefix;
+  return (key) => key.startsWith(start);
+}

@@ -52,6 +52,30 @@ export class MemoryStore implements CacheStore {
     return this.#lru.delete(key);
   }
 
+  deleteMatching(matches: (key: string) => boolean): number {
+    let deleted = 0;
+    // Collect first: deleting while iterating an LRU's keys would skip entries.
+    for (const key of [...this.#lru.keys()]) {
+      if (matches(key) && this.#lru.delete(key)) deleted++;
+    }
+    return deleted;
+  }
+
+  peek(key: string): CachedObject | undefined {
+    return this.#lru.peek(key);
+  }
+
+  usage(matches: (key: string) => boolean): { items: number; bytes: number } {
+    let items = 0;
+    let bytes = 0;
+    for (const [key, value] of this.#lru.entries()) {
+      if (!matches(key)) continue;
+      items++;
+      bytes += entrySize(value, key);
+    }
+    return { items, bytes };
+  }
+
   clear(): void {
     this.#lru.clear();
   }

@@ -1,6 +1,5 @@
 // Owns the unit tests of the authentication/authorization config: jwt, buckets[].auth,
-// authorization (OPA/OpenFGA), signed_urls, and the not-yet-supported `admin` block: every rule,
-// message, default and position.
+// authorization (OPA/OpenFGA), signed_urls and admin: every rule, message, default and position.
 
 import assert from "node:assert/strict";
 import { formatIssue, loadConfigFile, parseConfig } from "./load.ts";
@@ -167,38 +166,54 @@ Deno.test("auth: empty sections: `jwt:` needs a key, lists default", () => {
   assert.deepEqual(empty.jwt, defaultJwt());
 });
 
-Deno.test("auth: `admin:` (any value) is not supported yet, at the key's line", () => {
-  const message = "`admin` is not supported yet (it lands with the admin API (caching, " +
-    "operations)); remove it for now";
-  const values: unknown[] = [
-    null,
-    {},
-    { allow_unauthenticated: true },
-    { allow_unauthenticated: false },
-    { allow_unauthenticate: "yes" },
-    [],
-    true,
-    "on",
-  ];
-  for (const value of values) {
+const ADMIN_IGNORED = "`allow_unauthenticated` has no effect: with a top-level `jwt`, admin " +
+  "routes need a token that passes `jwt.admin_claims`";
+
+Deno.test("auth: `admin:` empty or `{}` is all defaults; absent leaves Config.admin out", () => {
+  for (const value of [null, {}]) {
     const result = parseRaw(rawWith("admin", value));
-    assertOne(errors(result), "admin", message);
-    assert.deepEqual(result.warnings, [], JSON.stringify(value));
+    assert.deepEqual(ok(result).admin, { allowUnauthenticated: false }, JSON.stringify(value));
+    assert.deepEqual(result.warnings, []);
   }
-  // Positioned at the `admin` key, and the whole block is reported once (nothing inside it).
+  assert.ok(!("admin" in ok(parseRaw(authRaw()))));
+});
+
+Deno.test("auth: admin.allow_unauthenticated true and false", () => {
+  // true without a top-level jwt: what it is for, no warning.
+  const raw = rawWith("admin", { allow_unauthenticated: true });
+  delete raw.jwt;
+  rawWith("buckets[1].auth.enabled", false, raw);
+  const result = parseRaw(raw);
+  assert.deepEqual(ok(result).admin, { allowUnauthenticated: true });
+  assert.deepEqual(result.warnings, []);
+  // true next to a disabled top-level jwt: no warning either (the jwt guards nothing).
+  const disabled = rawWith("jwt.enabled", false, rawWith("admin", { allow_unauthenticated: true }));
+  rawWith("buckets[1].auth.enabled", false, disabled);
+  const quiet = parseRaw(disabled);
+  assert.deepEqual(ok(quiet).admin, { allowUnauthenticated: true });
+  assert.deepEqual(quiet.warnings, []);
+  // false next to a top-level jwt: no warning.
+  const off = parseRaw(rawWith("admin", { allow_unauthenticated: false }));
+  assert.deepEqual(ok(off).admin, { allowUnauthenticated: false });
+  assert.deepEqual(off.warnings, []);
+});
+
+Deno.test("auth: allow_unauthenticated next to a top-level jwt warns at the key's line", () => {
   const text = [
     "buckets:", //                                                          1
     "  - name: a", //                                                       2
     "    path_prefix: /a", //                                               3
     "    s3: {bucket: abc, access_key: k, secret_key: s}", //               4
-    "admin:", //                                                            5
-    "  allow_unauthenticated: ${ADMIN_OPEN}", //                            6
+    "jwt:", //                                                              5
+    `  secret: ${SECRET}`, //                                               6
+    "admin:", //                                                            7
+    "  allow_unauthenticated: true", //                                     8
   ].join("\n");
   const result = parseConfig(text, { env: {} });
-  assert.deepEqual(errors(result).map((issue) => formatIssue("c", issue)), [
-    `c:5:1 admin: ${message}`,
+  assert.deepEqual(ok(result).admin, { allowUnauthenticated: true });
+  assert.deepEqual(result.warnings.map((warning) => formatIssue("c", warning)), [
+    `c:8:3 admin.allow_unauthenticated: ${ADMIN_IGNORED}`,
   ]);
-  assert.deepEqual(result.warnings, []);
 });
 
 Deno.test("auth: authorization and signed_urls resolve with their defaults", () => {
@@ -287,7 +302,6 @@ Deno.test("auth: valid-auth.yaml resolves every key", async () => {
     ],
   };
   assert.deepEqual(config.jwt, top);
-  assert.ok(!("admin" in config));
   const [open, shared, own] = config.buckets;
   assert.equal(open?.jwt, undefined);
   assert.equal(shared?.jwt, config.jwt);
@@ -324,7 +338,11 @@ Deno.test("auth: valid-auth.yaml resolves every key", async () => {
     ],
     maxExpirySeconds: 3600,
   });
-  assert.deepEqual(result.warnings.map((warning) => formatIssue("f", warning)), []);
+  assert.deepEqual(config.admin, { allowUnauthenticated: true });
+  // allow_unauthenticated is set next to a top-level jwt: the one warning of this file.
+  assert.deepEqual(result.warnings.map((warning) => formatIssue("f", warning)), [
+    `f:99:3 admin.allow_unauthenticated: ${ADMIN_IGNORED}`,
+  ]);
 });
 
 // ---- auth.enabled without a JWT: an error, never an open bucket ----------------------------
@@ -995,6 +1013,25 @@ const RULES: RuleCase[] = [
     errorPath: "buckets[0].signed_urls.max_expiry_seconds",
     message: /from 1 to 31536000 \(a year\), got 31536001$/,
   },
+  // admin
+  {
+    name: "allow_unauthenticated not a boolean",
+    path: "admin.allow_unauthenticated",
+    value: "yes",
+    message: 'expected true or false, got "yes"',
+  },
+  {
+    name: "admin a list",
+    path: "admin",
+    value: [],
+    message: "expected a mapping like {allow_unauthenticated: false}, got a list",
+  },
+  {
+    name: "misspelt admin key",
+    path: "admin.allow_unauthenticate",
+    value: true,
+    message: "unknown key `allow_unauthenticate`; did you mean `allow_unauthenticated`?",
+  },
 ];
 
 for (const rule of RULES) {
@@ -1080,6 +1117,13 @@ const WARNINGS: WarningCase[] = [
     warningPath: "jwt.token_sources[0].name",
     message: 'the Authorization header holds "Bearer <token>": use `type: bearer`, or set ' +
       '`prefix: "Bearer "`',
+  },
+  {
+    name: "allow_unauthenticated next to a top-level jwt",
+    path: "admin",
+    value: { allow_unauthenticated: true },
+    warningPath: "admin.allow_unauthenticated",
+    message: ADMIN_IGNORED,
   },
 ];
 

@@ -657,6 +657,15 @@ class Loader {
     const top = asJwtMapping(root.jwt);
     const topEnabled = topGiven && top?.enabled !== false;
     if (top) this.#checkJwt(["jwt"], top, topEnabled);
+    const admin = root.admin;
+    if (isPlainObject(admin) && admin.allow_unauthenticated === true && topEnabled) {
+      this.#warning(
+        ["admin", "allow_unauthenticated"],
+        "`allow_unauthenticated` has no effect: with a top-level `jwt`, admin routes need a token " +
+          "that passes `jwt.admin_claims`",
+        { prefer: "key" },
+      );
+    }
     const buckets = Array.isArray(root.buckets) ? root.buckets : [];
     buckets.forEach((bucket, index) => {
       if (!isPlainObject(bucket)) return;

@@ -700,7 +700,6 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
     "buckets[0].ip_filter",
     "cache.redis",
     "metrics",
-    "admin",
   ]);
   assert.ok(!show(found).includes("METRICS_PORT"));
   assert.ok(!show(found).includes("REDIS_URL"));
@@ -754,7 +753,7 @@ Deno.test("config.example.yaml loads with no environment set", async () => {
   assert.equal(config.buckets[1]?.jwt, config.jwt);
   assert.equal(config.jwt?.algorithm, "RS256");
   assert.equal(config.jwt?.rsaPublicKeyPath, "/etc/yatagarasu/jwt-public.pem");
-  assert.ok(!("admin" in config));
+  assert.deepEqual(config.admin, { allowUnauthenticated: false });
   assert.deepEqual(config.cache, {
     memory: { maxItemBytes: 10_485_760, maxCacheBytes: 1_073_741_824, defaultTtlSeconds: 3600 },
   });

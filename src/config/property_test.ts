@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { type ConfigResult, formatIssue, parseConfig } from "./load.ts";
 import { CLAIM_OPERATORS, JWT_ALGORITHMS, LOG_LEVELS } from "./types.ts";
 import type {
+  AdminConfig,
   AuthorizationConfig,
   BucketCacheConfig,
   BucketConfig,
@@ -665,10 +666,12 @@ const validConfig = fc.record({
     { nil: undefined },
   ),
   cache: fc.option(topCache, { nil: undefined }),
+  /** `admin`: absent (null), empty `admin:` (undefined), or with allow_unauthenticated set. */
+  admin: fc.option(fc.option(fc.boolean(), { nil: undefined }), { nil: null }),
 }).filter((g) => {
   const top = g.jwt !== undefined && g.jwt.enabled !== false;
-  // Buckets that use the top-level jwt need one.
-  return top || g.buckets.every((b) => b.auth.kind !== "top");
+  // Buckets that use the top-level jwt need one; allow_unauthenticated next to it is a warning.
+  return (top || g.buckets.every((b) => b.auth.kind !== "top")) && !(top && g.admin === true);
 }).filter((g) => {
   // No warnings: a bucket's cache is off and has no settings, or has a top-level cache to use and
   // an item bound that the tier's does not override.
@@ -729,6 +732,9 @@ function toRaw(generated: Generated): unknown {
   };
   if (generated.jwt !== undefined) root.jwt = jwtRaw(generated.jwt.config, generated.jwt.enabled);
   if (generated.cache !== undefined) root.cache = cacheRaw(generated.cache);
+  if (generated.admin !== null) {
+    root.admin = generated.admin === undefined ? null : { allow_unauthenticated: generated.admin };
+  }
   return root;
 }
 
@@ -788,6 +794,10 @@ function expected(generated: Generated): Config {
         defaultTtlSeconds: cache.memory?.ttl ?? 3600,
       },
     };
+  }
+  if (generated.admin !== null) {
+    const admin: AdminConfig = { allowUnauthenticated: generated.admin ?? false };
+    config.admin = admin;
   }
   return config;
 }

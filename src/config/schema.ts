@@ -3,6 +3,7 @@
 
 import { z } from "zod";
 import type {
+  AdminConfig,
   AuthorizationConfig,
   BucketCacheConfig,
   BucketConfig,
@@ -46,9 +47,6 @@ export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
   { path: "cache.disk", feature: CACHE_TIERS_FEATURE },
   { path: "cache.redis", feature: CACHE_TIERS_FEATURE },
   { path: "cache.warming", feature: "cache prewarming" },
-  // `admin.allow_unauthenticated` arrives with the first admin route, so that it never looks as
-  // if it did something before then.
-  { path: "admin", feature: "the admin API (caching, operations)" },
   { path: "metrics", feature: "operations" },
   { path: "audit_log", feature: "operations" },
   { path: "observability", feature: "operations" },
@@ -1030,6 +1028,16 @@ export function authWithoutJwtMessage(
   return `${name} has auth.enabled: true but no JWT config: ${fix}`;
 }
 
+// ---- admin ----------------------------------------------------------------------------------
+
+const ADMIN_SHAPE = {
+  allow_unauthenticated: z.boolean({ error: expecting("true or false") }).default(false),
+};
+
+const adminSchema = z.strictObject(ADMIN_SHAPE, {
+  error: expecting("a mapping like {allow_unauthenticated: false}"),
+}).transform((raw): AdminConfig => ({ allowUnauthenticated: raw.allow_unauthenticated }));
+
 // ---- logging --------------------------------------------------------------------------------
 
 const LOGGING_SHAPE = {
@@ -1055,6 +1063,7 @@ const ROOT_SHAPE = {
   logging: loggingSchema,
   jwt: present(jwtSchema),
   cache: present(cacheSchema),
+  admin: present(adminSchema),
 };
 
 /** The whole config: parse the YAML's plain value with it (after NOT_YET_SUPPORTED/IGNORED_KEYS). */
@@ -1084,6 +1093,7 @@ export const configSchema = z.strictObject(ROOT_SHAPE, {
   const config: Config = { server: raw.server, buckets, logging: raw.logging };
   if (top) config.jwt = top;
   if (raw.cache) config.cache = raw.cache;
+  if (raw.admin) config.admin = raw.admin;
   return config;
 });
 
@@ -1108,6 +1118,7 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   ...jwtSectionKeys("jwt"),
   cache: Object.keys(CACHE_SHAPE),
   "cache.memory": Object.keys(MEMORY_CACHE_SHAPE),
+  admin: Object.keys(ADMIN_SHAPE),
 };
 
 /**

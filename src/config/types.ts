@@ -189,6 +189,11 @@ export interface LoggingConfig {
   format: "json" | "pretty";
 }
 
+export interface AdminConfig {
+  /** Serve the admin routes to non-loopback clients without a token when no JWT is configured. Default false. */
+  allowUnauthenticated: boolean;
+}
+
 export interface Config {
   server: ServerConfig;
   buckets: BucketConfig[];
@@ -197,4 +202,6 @@ export interface Config {
   jwt?: JwtConfig | undefined;
   /** The cache, when `cache.enabled` (default true when the block is present). */
   cache?: CacheConfig | undefined;
+  /** The admin routes' settings, when the `admin` block is present. */
+  admin?: AdminConfig | undefined;
 }
