@@ -61,13 +61,15 @@ async function seed(s3: TestS3Server): Promise<string> {
   return helloEtag;
 }
 
-/** A token for the private bucket, signed with config.demo.yaml's demo secret (valid 1 hour). */
-function demoToken(): Promise<string> {
+/** A token with `role`, signed with config.demo.yaml's demo secret (valid 1 hour). */
+function demoToken(role: "viewer" | "admin"): Promise<string> {
   const secret = Deno.env.get("DEMO_JWT_SECRET") || "demo-jwt-secret-change-me-0123456789abcdef";
-  return new SignJWT({ role: "viewer" }).setProtectedHeader({ alg: "HS256" }).setSubject(
-    "demo-user",
-  )
-    .setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+  return new SignJWT({ role })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(`demo-${role}`)
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(secret));
 }
 
 /** A signed link to the private bucket, valid 15 minutes (what `deno task sign-url` prints). */
@@ -100,8 +102,16 @@ async function banner(port: number, etag: string): Promise<void> {
     `  curl -s -o /dev/null -w '%{size_download} B at %{speed_download} B/s\\n' ${base}/public/big/blob.bin`,
   );
   say(`  curl -i ${base}/private/data/info.json        # 401: no token`);
-  say(`  curl -s -H 'Authorization: Bearer ${await demoToken()}' ${base}/private/data/info.json`);
+  say(
+    `  curl -s -H 'Authorization: Bearer ${await demoToken(
+      "viewer",
+    )}' ${base}/private/data/info.json`,
+  );
   say(`  curl -s '${base}${demoSignedPath()}'`);
+  const admin = await demoToken("admin");
+  say(`  curl -i ${base}/public/hello.txt              # twice: X-Cache MISS, then HIT`);
+  say(`  curl -s -H 'Authorization: Bearer ${admin}' ${base}/admin/cache/stats`);
+  say(`  curl -s -X POST -H 'Authorization: Bearer ${admin}' ${base}/admin/cache/purge`);
   say(`  curl -i ${base}/health`);
   say(`  curl -i ${base}/ready`);
   say(`  curl -i ${base}/public/no-such-key.txt        # 404`);
