@@ -256,6 +256,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
             claims: NO_CLAIMS,
             subject: undefined,
             cacheKey: undefined,
+            staleEntry: undefined,
             forwardedHeaders: undefined,
           };
           try {

@@ -30,7 +30,7 @@ export interface CacheStats {
 
 /** A cache tier. Only the memory tier exists so far; disk and Redis implement the same shape. */
 export interface CacheStore {
-  /** The fresh entry for `key`, or undefined (expired entries are dropped, counted as misses). */
+  /** The fresh entry for `key`, or undefined (expired entries count as misses but stay for revalidation). */
   get(key: string, nowMs: number): CachedObject | undefined;
   set(key: string, value: CachedObject): void;
   delete(key: string): boolean;

@@ -36,7 +36,8 @@ export class MemoryStore implements CacheStore {
       return undefined;
     }
     if (entry.expiresAt <= nowMs) {
-      this.#lru.delete(key);
+      // Kept (until LRU pressure evicts it) so that `lookup` can revalidate it with its ETag
+      // or serve it under stale-if-error; it is no longer served as fresh.
       this.#misses++;
       return undefined;
     }

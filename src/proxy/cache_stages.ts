@@ -3,7 +3,7 @@
 import type { CachedObject, CacheStore } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
 import { ProxyError } from "../errors.ts";
-import { freshnessSeconds, isStorable } from "../http/cache_control.ts";
+import { freshnessSeconds, isStorable, staleIfErrorSeconds } from "../http/cache_control.ts";
 import {
   evaluatePreconditions,
   isRangeApplicable,
@@ -11,6 +11,7 @@ import {
 } from "../http/conditional.ts";
 import { parseHttpDate } from "../http/http_date.ts";
 import { contentRange, parseRange, unsatisfiedRange } from "../http/range.ts";
+import { pickForwardedHeaders } from "../http/headers.ts";
 import { pickS3Query } from "../origin/s3_query.ts";
 import type { RequestContext } from "./context.ts";
 
@@ -33,8 +34,49 @@ export function lookup(ctx: RequestContext, cache: BucketCache): Response | unde
   ctx.cacheKey = key;
   const now = Date.now();
   const entry = cache.store.get(key, now);
-  if (entry === undefined) return undefined;
-  return serveCached(ctx, entry, now);
+  if (entry !== undefined) return serveCached(ctx, entry, now);
+  // An expired copy is revalidated rather than fetched again, unless the client sent Range or
+  // preconditions of its own (those go to S3 as they are).
+  const stale = cache.store.peek(key);
+  if (stale?.etag !== undefined && pickForwardedHeaders(ctx.request.headers) === undefined) {
+    ctx.staleEntry = stale;
+  }
+  return undefined;
+}
+
+/**
+ * After a revalidation: S3's 304 renews the stale entry (its TTL from the 304's Cache-Control,
+ * else the entry's own, else the default) and the request is answered from the cached bytes.
+ */
+export function renewAndServe(
+  ctx: RequestContext,
+  notModified: Response,
+  cache: BucketCache,
+): Response {
+  notModified.body?.cancel().catch(() => {});
+  const stale = ctx.staleEntry!;
+  const now = Date.now();
+  const source = notModified.headers.has("cache-control") ? notModified.headers : stale.headers;
+  const ttlSeconds = freshnessSeconds(source, cache.defaultTtlSeconds);
+  const renewed = { ...stale, storedAt: now, expiresAt: now + ttlSeconds * 1000 };
+  if (ttlSeconds > 0) cache.store.set(ctx.cacheKey!, renewed);
+  return serveCached(ctx, renewed, now);
+}
+
+/**
+ * When S3 fails while a stale copy exists, RFC 5861 `stale-if-error` (from the object's own
+ * Cache-Control) allows serving it for that many seconds past its expiry, with X-Cache: STALE.
+ * Returns undefined when it does not apply (the error then reaches the client).
+ */
+export function serveStaleOnError(ctx: RequestContext, error: unknown): Response | undefined {
+  const stale = ctx.staleEntry;
+  if (stale === undefined || !(error instanceof ProxyError) || error.status < 500) return undefined;
+  const allowance = staleIfErrorSeconds(stale.headers);
+  const now = Date.now();
+  if (allowance === undefined || now > stale.expiresAt + allowance * 1000) return undefined;
+  const response = serveCached(ctx, stale, now);
+  if (response.headers.has("x-cache")) response.headers.set("x-cache", "STALE");
+  return response;
 }
 
 /** RFC 9110 §13.2.2 preconditions, then §14 Range, from the cached bytes. */

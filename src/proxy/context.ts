@@ -1,5 +1,6 @@
 // Owns RequestContext: the one typed record that the object path's stages read and fill in.
 
+import type { CachedObject } from "../cache/cached_object.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
 
 /** What the object path knows about one request, filled stage by stage. */
@@ -28,6 +29,8 @@ export interface RequestContext {
   subject: string | undefined;
   /** Set by `lookup` when the bucket uses the cache. */
   cacheKey: string | undefined;
+  /** Set by `lookup`: an expired entry with an ETag, to revalidate with If-None-Match. */
+  staleEntry: CachedObject | undefined;
   /** Set by `fetch`: the Range/precondition headers forwarded to S3 (a response to those is never stored). */
   forwardedHeaders: Readonly<Record<string, string>> | undefined;
 }

@@ -36,7 +36,10 @@ export function fetchObject(ctx: RequestContext): Promise<Response> {
     method: ctx.method === "HEAD" ? "HEAD" : "GET",
     key: ctx.key,
     query: pickS3Query(ctx.rawQuery),
-    headers: ctx.forwardedHeaders = pickForwardedHeaders(ctx.request.headers),
+    headers: ctx.staleEntry?.etag !== undefined
+      // Revalidating a cached copy (the client sent no preconditions of its own): 304 renews it.
+      ? { "if-none-match": ctx.staleEntry.etag }
+      : (ctx.forwardedHeaders = pickForwardedHeaders(ctx.request.headers)),
     signal: ctx.request.signal,
     timeoutMs,
   });

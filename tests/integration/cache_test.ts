@@ -15,6 +15,8 @@ interface FakeObject {
   headers?: Record<string, string>;
   /** Send only this many bytes of the body, then fail the stream (a truncated upstream). */
   truncateAt?: number;
+  /** Answer 304 to an If-None-Match carrying the ETag (S3 does; the others here ignore it). */
+  revalidates?: boolean;
 }
 
 Deno.test("memory cache: hits, semantics and what is never stored", async (t) => {
@@ -28,14 +30,30 @@ Deno.test("memory cache: hits, semantics and what is never stored", async (t) =>
     ["/bkt/ranged.txt", { body: BODY }],
     ["/bkt/secret.txt", { body: "for viewers" }],
     ["/bkt/nocache.txt", { body: BODY }],
+    ["/bkt/revalidate.txt", {
+      body: BODY,
+      headers: { "cache-control": "max-age=1" },
+      revalidates: true,
+    }],
+    ["/bkt/fragile.txt", {
+      body: BODY,
+      headers: { "cache-control": "max-age=1, stale-if-error=60" },
+    }],
+    ["/bkt/fragile-strict.txt", { body: BODY, headers: { "cache-control": "max-age=1" } }],
   ]);
+  /** Paths S3 answers with 500 from now on (an outage). */
+  const failing = new Set<string>();
   const hits = new Map<string, number>();
+  const revalidations: string[] = [];
   const upstream = await startFakeUpstream((request) => {
     const path = new URL(request.url).pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const object = objects.get(path);
     if (object === undefined) {
       return new Response("<Error><Code>NoSuchKey</Code></Error>", { status: 404 });
+    }
+    if (failing.has(path)) {
+      return new Response("<Error><Code>InternalError</Code></Error>", { status: 500 });
     }
     const headers = {
       "content-type": "text/plain",
@@ -44,6 +62,13 @@ Deno.test("memory cache: hits, semantics and what is never stored", async (t) =>
       "last-modified": LAST_MODIFIED,
       ...object.headers,
     };
+    if (object.revalidates && request.headers.get("if-none-match") === ETAG) {
+      revalidations.push(path);
+      return new Response(null, {
+        status: 304,
+        headers: { etag: ETAG, "cache-control": "max-age=60" },
+      });
+    }
     const range = request.headers.get("range");
     if (range === "bytes=0-1") {
       return new Response(object.body.slice(0, 2), {
@@ -237,6 +262,40 @@ Deno.test("memory cache: hits, semantics and what is never stored", async (t) =>
       assert.equal((await get("/pub/short.txt")).res.headers.get("x-cache"), "MISS");
       assert.equal(hits.get("/bkt/short.txt"), 2);
     });
+
+    await t.step(
+      "an expired entry is revalidated with If-None-Match; S3's 304 renews it",
+      async () => {
+        await get("/pub/revalidate.txt");
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        const renewed = await get("/pub/revalidate.txt");
+        assert.equal(renewed.res.status, 200);
+        assert.equal(renewed.res.headers.get("x-cache"), "HIT");
+        assert.equal(renewed.text, BODY);
+        assert.deepEqual(revalidations, ["/bkt/revalidate.txt"]);
+        const after = await get("/pub/revalidate.txt");
+        assert.equal(after.res.headers.get("x-cache"), "HIT", "the 304's max-age=60 renewed it");
+        assert.equal(hits.get("/bkt/revalidate.txt"), 2);
+      },
+    );
+
+    await t.step(
+      "stale-if-error serves the old copy when S3 fails; without it the error passes",
+      async () => {
+        await get("/pub/fragile.txt");
+        await get("/pub/fragile-strict.txt");
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        failing.add("/bkt/fragile.txt");
+        failing.add("/bkt/fragile-strict.txt");
+        const stale = await get("/pub/fragile.txt");
+        assert.equal(stale.res.status, 200);
+        assert.equal(stale.res.headers.get("x-cache"), "STALE");
+        assert.equal(stale.text, BODY);
+        const strict = await gw.request("/pub/fragile-strict.txt");
+        assert.equal(strict.status, 502);
+        assert.equal((await strict.json()).code, "upstream_error");
+      },
+    );
 
     await t.step("a cached private object still needs a token on every request", async () => {
       const token = await signHs256({ role: "viewer" });
