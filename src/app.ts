@@ -192,6 +192,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         bucket: ctx.bucket,
         status: response.status,
         bytes: interrupted || length === null ? null : Number(length),
+        cache: response.headers.get("x-cache") ?? undefined,
         duration_ms: Math.round((performance.now() - startedAt) * 1000) / 1000,
         code,
         interrupted: interrupted || undefined,

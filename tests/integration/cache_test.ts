@@ -138,6 +138,9 @@ Deno.test("memory cache: hits, semantics and what is never stored", async (t) =>
       assert.match(second.res.headers.get("age")!, /^\d+$/);
       assert.match(second.res.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
       assert.equal(hits.get("/bkt/a.txt"), 1);
+      await gw.logger.flush();
+      const logged = gw.log.entries().filter((e) => e.msg === "request" && e.path === "/pub/a.txt");
+      assert.deepEqual(logged.map((e) => e.cache), ["MISS", "HIT"], "the access log says HIT/MISS");
     });
 
     await t.step("HEAD is answered from the cache with headers only", async () => {
