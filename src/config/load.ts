@@ -1,43 +1,44 @@
-// Owns loading a config: YAML with positions, ${VAR} substitution in values, schema and cross-field
-// checks, and issues that carry the path and line of the offending node.
+// Owns loading a config (parseConfig, loadConfigFile): YAML to plain values with positions, the
+// key tables, the schema run, and schema issues placed at their node; checks live in checks_*.ts.
 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Document } from "yaml";
 import {
-  authWithoutJwtMessage,
-  cacheSizeProblem,
-  claimValueProblem,
   configSchema,
   describeValue,
   IGNORED_KEYS,
-  isJwtAlgorithm,
   isSecretKey,
-  type KeyMaterial,
-  keyMaterialProblem,
-  MAKE_SECRET,
-  MAX_MEGABYTES,
-  megabytesToBytes,
-  MEMORY_CACHE_DEFAULTS,
-  MIN_SECRET_LENGTH,
-  normalizePathPrefix,
   NOT_YET_SUPPORTED,
-  pathPrefixProblem,
-  SECTION_KEYS,
-  unusedKeyMaterial,
-  VARIANT_KEYS,
 } from "./schema.ts";
-import { CLAIM_OPERATORS } from "./types.ts";
+import {
+  type ConfigIssue,
+  type Issue,
+  type IssueOptions,
+  type Position,
+  sortIssues,
+} from "./issues.ts";
+import type { CheckContext } from "./issues.ts";
+import {
+  define,
+  findPaths,
+  formatPath,
+  isPlainObject,
+  key,
+  type Segment,
+  valueAt,
+} from "./paths.ts";
+import { type Lookup, processEnv, readPlainScalar, substituteEnv } from "./env_substitution.ts";
+import { unknownKey } from "./did_you_mean.ts";
+import { checkBuckets } from "./checks_buckets.ts";
+import { checkAuth } from "./checks_auth.ts";
+import { checkCache } from "./checks_cache.ts";
 import type { Config } from "./types.ts";
 
-export interface ConfigIssue {
-  /** "buckets[1].s3.region", or "" for the root / the file as a whole. */
-  path: string;
-  /** 1-based line of the offending node, when known. */
-  line?: number;
-  /** 1-based column of the offending node, when known. */
-  column?: number;
-  message: string;
-}
+// The public API of config loading; the pieces live in the modules imported above.
+export { type ConfigIssue, formatIssue } from "./issues.ts";
+export { formatPath } from "./paths.ts";
+export { readPlainScalar } from "./env_substitution.ts";
+export { editDistance } from "./did_you_mean.ts";
 
 export type ConfigResult =
   | { ok: true; config: Config; warnings: ConfigIssue[] }
@@ -93,45 +94,7 @@ export async function loadConfigFile(
   return parseConfig(text, { ...options, source: path });
 }
 
-/** "config.yaml:12:5 buckets[1].s3.region: <message>" — the one formatting used by validate-config and serve. */
-export function formatIssue(file: string, issue: ConfigIssue): string {
-  let where = file;
-  if (issue.line !== undefined) {
-    where += `:${issue.line}`;
-    if (issue.column !== undefined) where += `:${issue.column}`;
-  }
-  return issue.path === ""
-    ? `${where} ${issue.message}`
-    : `${where} ${issue.path}: ${issue.message}`;
-}
-
 // ---- internals ------------------------------------------------------------------------------
-
-type Segment = string | number;
-type Lookup = (name: string) => string | undefined;
-interface Position {
-  line: number;
-  column: number;
-}
-/**
- * An issue plus what #result needs to drop noise: its path as segments, whether it reports a key
- * as a whole (unknown / not supported: nothing at or below it matters), and whether it is a
- * "missing key" error (dropped when a misspelt sibling key was already pointed at it).
- */
-type Issue = ConfigIssue & {
-  segments?: Segment[];
-  whole?: boolean;
-  missing?: boolean;
-  /** Keys any one of which would fix this error: dropped when a misspelt key was pointed at one. */
-  satisfiedBy?: Segment[][];
-};
-
-interface IssueOptions {
-  prefer?: "key" | "value";
-  whole?: boolean;
-  missing?: boolean;
-  satisfiedBy?: Segment[][];
-}
 
 interface NodeInfo {
   /** Where the key that introduced this value is (absent for list elements and the root). */
@@ -142,18 +105,8 @@ interface NodeInfo {
   vars?: string[];
 }
 
-/**
- * Reads the process environment one name at a time: with `--allow-env=NAME,...` a full
- * Deno.env.toObject() would be denied while the names the config uses are readable.
- */
-function processEnv(name: string): string | undefined {
-  return Deno.env.get(name);
-}
-
 /** Every alias expansion costs one unit; bounds "billion laughs" documents. */
 const NODE_BUDGET = 100_000;
-
-const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 class Loader {
   readonly #text: string;
@@ -242,9 +195,10 @@ class Loader {
       parsed = configSchema.safeParse(root);
     }
     // Cross-field rules first: a schema backstop issue is dropped when they already reported it.
-    this.#checkBuckets(root);
-    this.#checkAuth(root);
-    this.#checkCache(root);
+    const checks = this.#checkContext();
+    checkBuckets(checks, root);
+    checkAuth(checks, root);
+    checkCache(checks, root);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) this.#addSchemaIssue(root, issue);
     }
@@ -429,59 +383,17 @@ class Loader {
   }
 
   /**
-   * Substitutes ${VAR} / ${VAR:-default} ("default" when VAR is unset or empty, as in the shell)
-   * and $${ (a literal "${"). A substituted plain scalar is read again as a YAML scalar, so
-   * `port: ${PORT:-8080}` is a number; quoted and block scalars stay strings.
+   * Substitutes ${VAR} in a scalar (see substituteEnv). A substituted plain scalar is read again as
+   * a YAML scalar, so `port: ${PORT:-8080}` is a number; quoted and block scalars stay strings.
    */
   #substitute(text: string, plain: boolean, segments: Segment[], info: NodeInfo): unknown {
     if (!text.includes("$")) return text;
     const secret = isSecretKey(String(segments.at(-1) ?? ""));
-    const vars: string[] = [];
-    let failed = false;
-    const result = text.replace(
-      /\$\$\{|\$\{([^}]*)(\})?/g,
-      (match, body?: string, close?: string) => {
-        if (match === "$${") return "${";
-        const reference = /^([^:]*)(?::-([\s\S]*))?$/.exec(body ?? "");
-        const name = reference?.[1] ?? "";
-        if (close === undefined || !VAR_NAME.test(name)) {
-          failed = true;
-          const shown = secret ? "" : ` ${JSON.stringify(match)}`;
-          this.#error(
-            segments,
-            close === undefined
-              ? `unterminated environment variable reference${shown}: close it with "}" or write $\${ for a literal \${`
-              : `invalid environment variable reference${shown}: write \${NAME} or \${NAME:-default}, ` +
-                `NAME being letters, digits and _ not starting with a digit (or $\${ for a literal \${)`,
-          );
-          return "";
-        }
-        vars.push(name);
-        let value: string | undefined;
-        try {
-          value = this.#lookup(name);
-        } catch (error) {
-          failed = true;
-          this.#error(
-            segments,
-            `cannot read environment variable ${name}: ${
-              error instanceof Error ? error.message : error
-            }`,
-          );
-          return "";
-        }
-        const fallback = reference?.[2];
-        if (fallback !== undefined && (value === undefined || value === "")) return fallback;
-        if (value === undefined) {
-          failed = true;
-          this.#error(
-            segments,
-            `environment variable ${name} is not set (use \${${name}:-default} to give a default)`,
-          );
-          return "";
-        }
-        return value;
-      },
+    const { text: result, vars, failed } = substituteEnv(
+      text,
+      secret,
+      this.#lookup,
+      (message) => this.#error(segments, message),
     );
     if (failed) {
       this.#poisoned.add(key(segments));
@@ -607,364 +519,15 @@ class Loader {
     this.#error(segments, issue.message + from);
   }
 
-  /** Cross-field rules: bucket names unique, path prefixes unique after normalisation. */
-  #checkBuckets(root: Record<string, unknown>) {
-    const buckets = root.buckets;
-    if (!Array.isArray(buckets)) return;
-    const names = new Map<string, number>();
-    const prefixes = new Map<string, number>();
-    buckets.forEach((bucket, index) => {
-      if (!isPlainObject(bucket)) return;
-      const name = bucket.name;
-      if (typeof name === "string" && name.trim() !== "") {
-        const first = names.get(name);
-        if (first === undefined) {
-          names.set(name, index);
-        } else {
-          this.#error(
-            ["buckets", index, "name"],
-            `duplicate bucket name ${JSON.stringify(name)} (buckets[${first}]${
-              this.#onLine(["buckets", first, "name"])
-            } uses it too); bucket names must be unique`,
-          );
-        }
-      }
-      const prefix = bucket.path_prefix;
-      if (typeof prefix === "string" && pathPrefixProblem(prefix) === undefined) {
-        const normal = normalizePathPrefix(prefix);
-        const first = prefixes.get(normal);
-        if (first === undefined) {
-          prefixes.set(normal, index);
-        } else {
-          this.#error(
-            ["buckets", index, "path_prefix"],
-            `${JSON.stringify(prefix)} routes the same paths as buckets[${first}].path_prefix${
-              this.#onLine(["buckets", first, "path_prefix"])
-            }; each bucket needs its own prefix`,
-          );
-        }
-      }
-    });
-  }
-
-  /**
-   * Cross-field rules of authentication: key material that fits each JWT's algorithm, key entries,
-   * token sources, claim values, and every `auth.enabled: true` bucket having a JWT to check.
-   */
-  #checkAuth(root: Record<string, unknown>) {
-    // A `jwt` that is not a mapping is the schema's error; it still counts as "given" here.
-    const topGiven = Object.hasOwn(root, "jwt");
-    const top = asJwtMapping(root.jwt);
-    const topEnabled = topGiven && top?.enabled !== false;
-    if (top) this.#checkJwt(["jwt"], top, topEnabled);
-    const admin = root.admin;
-    if (isPlainObject(admin) && admin.allow_unauthenticated === true && topEnabled) {
-      this.#warning(
-        ["admin", "allow_unauthenticated"],
-        "`allow_unauthenticated` has no effect: with a top-level `jwt`, admin routes need a token " +
-          "that passes `jwt.admin_claims`",
-        { prefer: "key" },
-      );
-    }
-    const buckets = Array.isArray(root.buckets) ? root.buckets : [];
-    buckets.forEach((bucket, index) => {
-      if (!isPlainObject(bucket)) return;
-      const auth = bucket.auth;
-      if (isPlainObject(auth)) {
-        const at: Segment[] = ["buckets", index, "auth"];
-        const hasJwt = Object.hasOwn(auth, "jwt");
-        const jwt = asJwtMapping(auth.jwt);
-        if (hasJwt) {
-          if (jwt?.enabled === false) {
-            this.#error(
-              [...at, "jwt", "enabled"],
-              "a bucket's jwt cannot be disabled: to make the bucket public set " +
-                "`auth.enabled: false`; to use the top-level jwt remove `auth.jwt`",
-            );
-          }
-          if (!Object.hasOwn(auth, "enabled")) {
-            this.#error(
-              [...at, "enabled"],
-              "`auth.jwt` is set but `auth.enabled` is not: add `enabled: true` to protect the " +
-                "bucket with this jwt (or `enabled: false` to make it public)",
-              { prefer: "key", missing: true },
-            );
-          } else if (auth.enabled === false) {
-            this.#warning(
-              [...at, "jwt"],
-              "`jwt` is ignored because `auth.enabled` is false (the bucket is public); set " +
-                "`enabled: true` to protect the bucket with it",
-              { prefer: "key" },
-            );
-          }
-          if (jwt) {
-            this.#checkJwt([...at, "jwt"], jwt, auth.enabled !== false && jwt.enabled !== false);
-          }
-        } else if (auth.enabled === true && !topEnabled) {
-          this.#error(
-            [...at, "enabled"],
-            authWithoutJwtMessage(bucket.name, index, topGiven ? "disabled" : "absent"),
-          );
-        }
-      }
-      const signed = bucket.signed_urls;
-      if (isPlainObject(signed) && Array.isArray(signed.keys)) {
-        this.#checkUniqueIds(["buckets", index, "signed_urls", "keys"], signed.keys);
-      }
-    });
-  }
-
-  /**
-   * Cross-field rules of caching: the memory tier's item bound fits in its size bound, and a
-   * bucket's `cache` has an effect (a top-level cache, an item bound the tier does not cap).
-   */
-  #checkCache(root: Record<string, unknown>) {
-    const topGiven = Object.hasOwn(root, "cache");
-    const top = root.cache === null ? {} : root.cache;
-    let tierItem: { mb: number; isDefault: boolean } | undefined;
-    if (isPlainObject(top)) {
-      const memory = top.memory === null || top.memory === undefined ? {} : top.memory;
-      if (isPlainObject(memory)) {
-        const at: Segment[] = ["cache", "memory"];
-        const item = this.#megabytes([...at, "max_item_size_mb"], memory, "max_item_size_mb");
-        const cache = this.#megabytes([...at, "max_cache_size_mb"], memory, "max_cache_size_mb");
-        if (item) tierItem = item;
-        if (item && cache && item.mb > cache.mb) {
-          this.#error(
-            [...at, cache.isDefault ? "max_item_size_mb" : "max_cache_size_mb"],
-            cacheSizeProblem(item.mb, cache.mb, { item: item.isDefault, cache: cache.isDefault }),
-          );
-        }
-      }
-    }
-    const topEnabled = topGiven && isPlainObject(top) && top.enabled !== false;
-    const buckets = Array.isArray(root.buckets) ? root.buckets : [];
-    buckets.forEach((bucket, index) => {
-      if (!isPlainObject(bucket) || !Object.hasOwn(bucket, "cache")) return;
-      const own = bucket.cache === null ? {} : bucket.cache;
-      if (!isPlainObject(own)) return;
-      const at: Segment[] = ["buckets", index, "cache"];
-      if (own.enabled === false) {
-        for (const name of ["ttl_seconds", "max_item_size_mb"]) {
-          if (!this.#given([...at, name], own[name])) continue;
-          this.#warning(
-            [...at, name],
-            `\`${name}\` is ignored because this bucket's \`cache.enabled\` is false (the bucket ` +
-              "is never cached); remove it, or set `enabled: true`",
-            { prefer: "key" },
-          );
-        }
-        return;
-      }
-      if (!topEnabled) {
-        const why = !topGiven
-          ? "is absent; add `cache: {}` at the top level to cache objects in memory"
-          : `is disabled (\`enabled: false\`${
-            this.#onLine(["cache", "enabled"])
-          }); enable it, or remove this bucket's \`cache\``;
-        this.#warning(
-          at,
-          `this bucket's \`cache\` has no effect: the top-level \`cache\` ${why}`,
-          { prefer: "key" },
-        );
-        return;
-      }
-      const item = this.#megabytes([...at, "max_item_size_mb"], own, "max_item_size_mb");
-      if (item && !item.isDefault && tierItem && item.mb > tierItem.mb) {
-        this.#warning(
-          [...at, "max_item_size_mb"],
-          `${item.mb} MiB is larger than cache.memory.max_item_size_mb (${tierItem.mb}${
-            tierItem.isDefault ? ", the default" : ""
-          }), which still applies: objects over ${tierItem.mb} MiB are never cached`,
-        );
-      }
-    });
-  }
-
-  /**
-   * A `*_mb` value of `mapping` as the schema reads it: the default when left out, undefined when
-   * it is invalid (the schema reports that) or has no default.
-   */
-  #megabytes(
-    segments: Segment[],
-    mapping: Record<string, unknown>,
-    name: "max_item_size_mb" | "max_cache_size_mb",
-  ): { mb: number; isDefault: boolean } | undefined {
-    const value = mapping[name];
-    if (value === undefined || (value === null && segments[0] === "buckets")) {
-      const fallback = segments[0] === "cache" ? MEMORY_CACHE_DEFAULTS[name] : undefined;
-      return fallback === undefined ? undefined : { mb: fallback, isDefault: true };
-    }
-    if (this.#poisoned.has(key(segments)) || typeof value !== "number") return undefined;
-    if (!(value > 0 && value <= MAX_MEGABYTES && megabytesToBytes(value) >= 1)) return undefined;
-    return { mb: value, isDefault: false };
-  }
-
-  /** One `jwt` mapping; `used` = it guards something (a disabled one only has its shape checked). */
-  #checkJwt(at: Segment[], jwt: Record<string, unknown>, used: boolean) {
-    const given = (name: string) => this.#given([...at, name], jwt[name]);
-    const keys = Array.isArray(jwt.keys) ? jwt.keys : [];
-    this.#checkUniqueIds([...at, "keys"], keys);
-    keys.forEach((entry, index) => {
-      if (!isPlainObject(entry) || !isJwtAlgorithm(entry.algorithm)) return;
-      const here = [...at, "keys", index];
-      const hmac = entry.algorithm.startsWith("HS");
-      const [need, wrong] = hmac ? ["secret", "path"] : ["path", "secret"];
-      const hasWrong = this.#given([...here, wrong], entry[wrong]);
-      if (!this.#given([...here, need], entry[need])) {
-        const instead = hasWrong
-          ? `, not \`${wrong}\` (which is for ${
-            hmac ? "RS*, PS*, ES* and EdDSA" : "HS256, HS384 and HS512"
-          } keys)`
-          : "";
-        const what = hmac
-          ? `\`secret\` (at least ${MIN_SECRET_LENGTH} characters; ${MAKE_SECRET})`
-          : "`path` (a PEM file with its public key or certificate)";
-        this.#error(
-          [...here, need],
-          `a key with algorithm ${entry.algorithm} needs ${what}${instead}`,
-          { prefer: "key", missing: true },
-        );
-      } else if (hasWrong) {
-        this.#error(
-          [...here, wrong],
-          `a key with algorithm ${entry.algorithm} uses \`${need}\`, not \`${wrong}\`; remove \`${wrong}\``,
-          { prefer: "key" },
-        );
-      }
-      if (hmac && used) this.#checkSecretLength([...here, "secret"], entry.secret);
-    });
-    const sources = Array.isArray(jwt.token_sources) ? jwt.token_sources : [];
-    sources.forEach((source, index) => {
-      if (isPlainObject(source)) this.#checkTokenSource([...at, "token_sources", index], source);
-    });
-    for (const list of ["claims", "admin_claims"]) {
-      const rules = jwt[list];
-      if (!Array.isArray(rules)) continue;
-      rules.forEach((rule, index) => {
-        if (!isPlainObject(rule) || !Object.hasOwn(rule, "value")) return;
-        const operator = CLAIM_OPERATORS.find((name) => name === rule.operator);
-        if (operator === undefined) return;
-        const segments = [...at, list, index, "value"];
-        if (this.#poisoned.has(key(segments))) return;
-        const problem = claimValueProblem(operator, rule.value);
-        if (problem) this.#error(segments, problem);
-      });
-    }
-    if (!used) return;
-
-    const defaulted = jwt.algorithm === undefined || jwt.algorithm === null;
-    const algorithm = defaulted ? "HS256" : jwt.algorithm;
-    // An algorithm the schema rejects has no key family to check against.
-    if (!isJwtAlgorithm(algorithm)) return;
-    const has: KeyMaterial = {
-      secret: given("secret"),
-      rsaPublicKeyPath: given("rsa_public_key_path"),
-      ecdsaPublicKeyPath: given("ecdsa_public_key_path"),
-      keys: keys.length > 0 || this.#poisoned.has(key([...at, "keys"])),
-      jwksUrl: given("jwks_url"),
+  /** What the cross-field checks (checks_*.ts) see of this loader. */
+  #checkContext(): CheckContext {
+    return {
+      error: (segments, message, options) => this.#error(segments, message, options),
+      warning: (segments, message, options) => this.#warning(segments, message, options),
+      given: (segments, value) => this.#given(segments, value),
+      poisoned: (segments) => this.#poisoned.has(key(segments)),
+      onLine: (segments) => this.#onLine(segments),
     };
-    const problem = keyMaterialProblem(algorithm, defaulted, has);
-    if (problem) {
-      const fixes = ["secret", "rsa_public_key_path", "ecdsa_public_key_path", "keys", "jwks_url"];
-      this.#error(at, problem, {
-        prefer: "key",
-        satisfiedBy: fixes.map((name) => [...at, name]),
-      });
-    } else {
-      for (const unused of unusedKeyMaterial(algorithm, has)) {
-        this.#warning([...at, unused.key], unused.message, { prefer: "key" });
-      }
-      if (algorithm.startsWith("HS")) this.#checkSecretLength([...at, "secret"], jwt.secret);
-    }
-    if (typeof jwt.jwks_url === "string" && insecureRemoteUrl(jwt.jwks_url)) {
-      this.#warning(
-        [...at, "jwks_url"],
-        "`jwks_url` uses http://: anyone on the network path could swap the keys and forge " +
-          "tokens; use https://",
-      );
-    }
-  }
-
-  #checkTokenSource(at: Segment[], source: Record<string, unknown>) {
-    const type = source.type;
-    const name = source.name;
-    if (type === "header" || type === "query" || type === "cookie") {
-      const what = {
-        header: "the header to read, like X-Auth-Token",
-        query: "the query parameter to read, like token",
-        cookie: "the cookie to read, like session",
-      }[type];
-      if (!this.#given([...at, "name"], name)) {
-        this.#error([...at, "name"], `a \`${type}\` token source needs \`name\`: ${what}`, {
-          prefer: "key",
-          missing: true,
-        });
-      } else if (
-        typeof name === "string" && type !== "query" && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)
-      ) {
-        this.#error(
-          [...at, "name"],
-          `${JSON.stringify(name)} is not a valid ${type} name: use letters, digits and ` +
-            '!#$%&\'*+-.^_`|~ (no spaces or ":")',
-        );
-      }
-      if (
-        type === "header" && typeof name === "string" && name.toLowerCase() === "authorization" &&
-        !this.#given([...at, "prefix"], source.prefix)
-      ) {
-        this.#warning(
-          [...at, "name"],
-          'the Authorization header holds "Bearer <token>": use `type: bearer`, or set ' +
-            '`prefix: "Bearer "`',
-        );
-      }
-    } else if (type === "bearer" && this.#given([...at, "name"], name)) {
-      this.#warning(
-        [...at, "name"],
-        "`name` is ignored: a `bearer` source always reads the Authorization header",
-        { prefer: "key" },
-      );
-    }
-    if (
-      (type === "bearer" || type === "query" || type === "cookie") &&
-      this.#given([...at, "prefix"], source.prefix)
-    ) {
-      this.#warning([...at, "prefix"], "`prefix` is ignored: only `header` sources use it", {
-        prefer: "key",
-      });
-    }
-  }
-
-  /** A weak HMAC secret is a warning: tokens signed with it can be brute-forced offline. */
-  #checkSecretLength(segments: Segment[], secret: unknown) {
-    if (typeof secret !== "string" || secret === "" || this.#poisoned.has(key(segments))) return;
-    if (secret.length >= MIN_SECRET_LENGTH) return;
-    this.#warning(
-      segments,
-      `the secret is shorter than ${MIN_SECRET_LENGTH} characters, so tokens signed with it can ` +
-        `be brute-forced; use at least ${MIN_SECRET_LENGTH} (${MAKE_SECRET})`,
-    );
-  }
-
-  /** `id`s of the mappings in `list` are unique (JWT keys, signed-URL keys). */
-  #checkUniqueIds(at: Segment[], list: unknown[]) {
-    const ids = new Map<string, number>();
-    list.forEach((entry, index) => {
-      if (!isPlainObject(entry) || typeof entry.id !== "string" || entry.id.trim() === "") return;
-      const first = ids.get(entry.id);
-      if (first === undefined) {
-        ids.set(entry.id, index);
-        return;
-      }
-      const name = String(at.at(-1));
-      this.#error(
-        [...at, index, "id"],
-        `duplicate key id ${JSON.stringify(entry.id)} (${name}[${first}]${
-          this.#onLine([...at, first, "id"])
-        } uses it too); key ids must be unique`,
-      );
-    });
   }
 
   /** Set to something (an empty value is not), or its substitution failed (already reported). */
@@ -977,197 +540,4 @@ class Loader {
     const line = this.#nodes.get(key(segments))?.value.line;
     return line === undefined ? "" : ` on line ${line}`;
   }
-}
-
-/** A `jwt` value as the schema reads it (empty = all defaults), or undefined if it is no mapping. */
-function asJwtMapping(value: unknown): Record<string, unknown> | undefined {
-  if (value === null) return {};
-  return isPlainObject(value) ? value : undefined;
-}
-
-/** An http:// URL to another machine (loopback is fine for tests and sidecars). */
-function insecureRemoteUrl(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  return url.protocol === "http:" &&
-    !["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) &&
-    !url.hostname.endsWith(".localhost");
-}
-
-/** The "did you mean" / "allowed keys" message for an unknown key in the mapping at `parent`. */
-function unknownKey(
-  name: string,
-  parent: Segment[],
-  root: unknown,
-): { message: string; suggestion?: string } {
-  if (name === "<<") {
-    // The yaml 1.2 core schema has no merge keys, so `<<: *defaults` arrives as a plain key.
-    return { message: "YAML merge keys (`<<`) are not supported; write the keys out in full" };
-  }
-  const pattern = patternOf(parent);
-  let supported = SECTION_KEYS[pattern] ?? [];
-  const variants = VARIANT_KEYS[pattern];
-  if (variants) {
-    const type = valueAt(root, [...parent, variants.discriminator]);
-    const own = typeof type === "string" ? variants.keys[type] : undefined;
-    if (own) {
-      supported = own;
-      const other = Object.entries(variants.keys).find(([, keys]) => keys.includes(name));
-      if (other) {
-        return {
-          message: `\`${name}\` is a key of \`${variants.discriminator}: ${other[0]}\`, and this ` +
-            `mapping has \`${variants.discriminator}: ${type}\`; its keys are ${
-              own.map((candidate) => `\`${candidate}\``).join(", ")
-            }`,
-        };
-      }
-    }
-  }
-  const gated = [...NOT_YET_SUPPORTED, ...IGNORED_KEYS]
-    .filter((row) =>
-      row.path.slice(0, row.path.lastIndexOf(".") + 1) === (pattern ? `${pattern}.` : "")
-    )
-    .map((row) => row.path.slice(row.path.lastIndexOf(".") + 1));
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of [...supported, ...gated]) {
-    const distance = editDistance(name.toLowerCase(), candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  if (best !== undefined) {
-    return { message: `unknown key \`${name}\`; did you mean \`${best}\`?`, suggestion: best };
-  }
-  const allowed = supported.map((candidate) => `\`${candidate}\``).join(", ");
-  return { message: `unknown key \`${name}\`; the keys allowed here are ${allowed}` };
-}
-
-/** Levenshtein distance (small strings only: config keys). */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(
-        (previous[j] ?? 0) + 1,
-        (current[j - 1] ?? 0) + 1,
-        (previous[j - 1] ?? 0) + cost,
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-/** Reads a substituted plain scalar as the YAML 1.2 core schema would. */
-export function readPlainScalar(text: string): unknown {
-  if (/^(?:~|null|Null|NULL)?$/.test(text)) return null;
-  if (/^(?:true|True|TRUE)$/.test(text)) return true;
-  if (/^(?:false|False|FALSE)$/.test(text)) return false;
-  if (/^[-+]?[0-9]+$/.test(text)) return Number.parseInt(text, 10);
-  if (/^0o[0-7]+$/.test(text)) return Number.parseInt(text.slice(2), 8);
-  if (/^0x[0-9a-fA-F]+$/.test(text)) return Number.parseInt(text.slice(2), 16);
-  if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/.test(text)) return Number(text);
-  if (/^[-+]?\.(?:inf|Inf|INF)$/.test(text)) return text.startsWith("-") ? -Infinity : Infinity;
-  if (/^\.(?:nan|NaN|NAN)$/.test(text)) return NaN;
-  return text;
-}
-
-/** "buckets[1].s3.region"; keys that are not plain names are quoted: `server["a b"]`. */
-export function formatPath(segments: readonly Segment[]): string {
-  let out = "";
-  for (const segment of segments) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) out += out === "" ? segment : `.${segment}`;
-    else out += `[${JSON.stringify(segment)}]`;
-  }
-  return out;
-}
-
-function key(segments: readonly Segment[]): string {
-  return JSON.stringify(segments);
-}
-
-/** "buckets[].s3" for ["buckets", 3, "s3"]: the SECTION_KEYS key for a concrete path. */
-function patternOf(segments: readonly Segment[]): string {
-  let out = "";
-  for (const segment of segments) {
-    if (typeof segment === "number") out += "[]";
-    else out += out === "" ? segment : `.${segment}`;
-  }
-  return out;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Sets a key even when it is "__proto__" (a YAML key must never change a prototype). */
-function define(target: Record<string, unknown>, name: string, value: unknown) {
-  Object.defineProperty(target, name, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
-function valueAt(root: unknown, segments: readonly Segment[]): unknown {
-  let current = root;
-  for (const segment of segments) {
-    if (typeof segment === "number") {
-      if (!Array.isArray(current)) return undefined;
-      current = current[segment];
-    } else {
-      if (!isPlainObject(current) || !Object.hasOwn(current, segment)) return undefined;
-      current = current[segment];
-    }
-  }
-  return current;
-}
-
-/** Every place a table path ("buckets[].s3.retry") occurs in the plain value. */
-function findPaths(
-  root: Record<string, unknown>,
-  pattern: string,
-): { segments: Segment[]; parent: Record<string, unknown>; value: unknown }[] {
-  const parts = pattern.split(".");
-  const hits: { segments: Segment[]; parent: Record<string, unknown>; value: unknown }[] = [];
-  const walk = (value: unknown, index: number, segments: Segment[]) => {
-    const part = parts[index];
-    if (part === undefined) return;
-    const list = part.endsWith("[]");
-    const name = list ? part.slice(0, -2) : part;
-    if (!isPlainObject(value) || !Object.hasOwn(value, name)) return;
-    const child = value[name];
-    const at = [...segments, name];
-    if (list) {
-      if (!Array.isArray(child)) return;
-      child.forEach((item, position) => walk(item, index + 1, [...at, position]));
-    } else if (index === parts.length - 1) {
-      hits.push({ segments: at, parent: value, value: child });
-    } else {
-      walk(child, index + 1, at);
-    }
-  };
-  walk(root, 0, []);
-  return hits;
-}
-
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues
-    .map((issue, index) => ({ issue, index }))
-    .sort((a, b) =>
-      (a.issue.line ?? 0) - (b.issue.line ?? 0) ||
-      (a.issue.column ?? 0) - (b.issue.column ?? 0) ||
-      a.index - b.index
-    )
-    .map(({ issue }) => issue);
 }

@@ -1,0 +1,52 @@
+// Owns the tables of config keys that are not supported yet (rejected) or accepted-but-ignored.
+
+/** The feature that brings `cache.disk`, `cache.redis` and those names in `cache.cache_layers`. */
+export const CACHE_TIERS_FEATURE = "the disk and Redis tiers of caching";
+
+/**
+ * Keys the original Yatagarasu (or DESIGN.md) defines for features this build does not have yet.
+ * Rejecting them beats silently ignoring them (the original ignored unknown keys, so a config could
+ * look protected while it was not). When a feature lands, delete its rows here and add its keys to
+ * the schema below. `[]` in a path means "every element of this list". A row with `when` only
+ * rejects values for which it returns true; `label` replaces the key name in the message.
+ */
+export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
+  { path: "server.max_concurrent_requests", feature: "resilience" },
+  { path: "server.trusted_proxies", feature: "resilience" },
+  { path: "server.security_limits", feature: "resilience" },
+  { path: "server.rate_limit", feature: "resilience" },
+  { path: "server.coalescing", feature: "caching" },
+  { path: "buckets[].s3.retry", feature: "resilience" },
+  { path: "buckets[].s3.circuit_breaker", feature: "resilience" },
+  { path: "buckets[].s3.rate_limit", feature: "resilience" },
+  { path: "buckets[].s3.replicas", feature: "resilience" },
+  { path: "buckets[].ip_filter", feature: "resilience and protection" },
+  { path: "buckets[].cors", feature: "resilience and protection" },
+  { path: "cache.disk", feature: CACHE_TIERS_FEATURE },
+  { path: "cache.redis", feature: CACHE_TIERS_FEATURE },
+  { path: "cache.warming", feature: "cache prewarming" },
+  { path: "metrics", feature: "operations" },
+  { path: "audit_log", feature: "operations" },
+  { path: "observability", feature: "operations" },
+  { path: "image_optimization", feature: "image optimization" },
+];
+
+export interface NotYetSupported {
+  path: string;
+  feature: string;
+  when?: (value: unknown) => boolean;
+  label?: string;
+  fix?: string;
+}
+
+/** Keys the original accepted that mean nothing on Deno: accepted with a warning saying why. */
+export const IGNORED_KEYS: readonly { path: string; reason: string }[] = [
+  {
+    path: "server.threads",
+    reason: "Deno serves every request on one event loop, so there are no worker threads to size",
+  },
+  {
+    path: "buckets[].s3.connection_pool_size",
+    reason: "fetch pools and reuses upstream connections itself",
+  },
+];
