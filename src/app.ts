@@ -11,6 +11,7 @@ import { ProxyError } from "./errors.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { describeError, type Logger } from "./observe/log.ts";
 import { MemoryStore } from "./cache/memory_store.ts";
+import type { SharedFill } from "./cache/shared_fill.ts";
 import { DeadlineSweeper } from "./origin/deadlines.ts";
 import { S3Origin } from "./origin/s3_origin.ts";
 import {
@@ -67,6 +68,7 @@ function bucketCache(
   bucket: Config["buckets"][number],
   config: Config,
   memory: MemoryStore | undefined,
+  fills: Map<string, SharedFill>,
 ): BucketCache | undefined {
   if (memory === undefined || config.cache === undefined || bucket.cache?.enabled === false) {
     return undefined;
@@ -74,6 +76,7 @@ function bucketCache(
   const tier = config.cache.memory;
   return {
     store: memory,
+    inflight: fills,
     maxItemBytes: Math.min(tier.maxItemBytes, bucket.cache?.maxItemBytes ?? tier.maxItemBytes),
     defaultTtlSeconds: bucket.cache?.ttlSeconds ?? tier.defaultTtlSeconds,
   };
@@ -84,6 +87,7 @@ async function buildGeneration(
   deps: AppDeps,
   deadlines: DeadlineSweeper,
   memory: MemoryStore | undefined,
+  fills: Map<string, SharedFill>,
 ): Promise<Generation> {
   // Buckets that share the top-level jwt block share one verifier: one JWKS fetcher, one token cache.
   const authenticators = new Map<JwtConfig, JwtAuthenticator>();
@@ -118,7 +122,7 @@ async function buildGeneration(
         }),
         authenticator,
         authorizer,
-        cache: bucketCache(bucket, config, memory),
+        cache: bucketCache(bucket, config, memory, fills),
         uncachedStatus: config.cache !== undefined && bucket.cache?.enabled === false
           ? "BYPASS"
           : undefined,
@@ -167,7 +171,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const deadlines = new DeadlineSweeper();
   // The cache belongs to the app, not to a config generation: a reload keeps what it holds.
   const memory = config.cache === undefined ? undefined : new MemoryStore(config.cache.memory);
-  const generation = await buildGeneration(config, deps, deadlines, memory);
+  const fills = new Map<string, SharedFill>();
+  const generation = await buildGeneration(config, deps, deadlines, memory, fills);
   const logger = deps.logger;
   const startedAtMs = Date.now();
   let inFlight = 0;

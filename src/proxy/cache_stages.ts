@@ -2,6 +2,7 @@
 
 import type { CachedObject, CacheStore } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
+import { SharedFill } from "../cache/shared_fill.ts";
 import { ProxyError } from "../errors.ts";
 import { freshnessSeconds, isStorable, staleIfErrorSeconds } from "../http/cache_control.ts";
 import {
@@ -22,6 +23,8 @@ export interface BucketCache {
   maxItemBytes: number;
   /** TTL when S3 sends no s-maxage / max-age. */
   defaultTtlSeconds: number;
+  /** Fills in progress by cache key (shared by every bucket of the app; keys name the bucket). */
+  inflight: Map<string, SharedFill>;
 }
 
 /**
@@ -37,11 +40,52 @@ export function lookup(ctx: RequestContext, cache: BucketCache): Response | unde
   if (entry !== undefined) return serveCached(ctx, entry, now);
   // An expired copy is revalidated rather than fetched again, unless the client sent Range or
   // preconditions of its own (those go to S3 as they are).
+  if (pickForwardedHeaders(ctx.request.headers) !== undefined) return undefined;
   const stale = cache.store.peek(key);
-  if (stale?.etag !== undefined && pickForwardedHeaders(ctx.request.headers) === undefined) {
+  if (stale?.etag !== undefined) {
     ctx.staleEntry = stale;
+  } else if (ctx.method === "GET") {
+    // Concurrent misses of one key share one upstream fetch (see SharedFill).
+    const running = cache.inflight.get(key);
+    if (running !== undefined) ctx.following = running;
+    else {
+      const fill = new SharedFill();
+      cache.inflight.set(key, fill);
+      ctx.leading = fill;
+    }
   }
   return undefined;
+}
+
+/**
+ * A follower: waits for the leader's head. Its shareable object streams from the shared fill
+ * (X-Cache: MISS, as for the leader); its error becomes this request's error; anything else
+ * (not shareable) returns undefined and this request fetches on its own.
+ */
+export async function follow(ctx: RequestContext): Promise<Response | undefined> {
+  const fill = ctx.following!;
+  ctx.following = undefined;
+  const head = await fill.head();
+  if (head === undefined) return undefined;
+  const headers = new Headers(head.headers);
+  headers.set("x-cache", "MISS");
+  headers.set("x-request-id", ctx.requestId);
+  return new Response(fill.stream(), { status: 200, headers });
+}
+
+/** Ends the leader's part: nobody waits on this fill any more. */
+export function releaseLead(ctx: RequestContext, cache: BucketCache, error?: unknown): void {
+  const fill = ctx.leading;
+  if (fill === undefined) return;
+  ctx.leading = undefined;
+  if (error !== undefined) fill.fail(error);
+  else fill.publishHead(undefined); // no-op when the head was already published
+  // A streaming fill stays joinable until its body is complete (`store` removes it then).
+  if (!fill.streaming) removeFill(cache, ctx.cacheKey!, fill);
+}
+
+function removeFill(cache: BucketCache, key: string, fill: SharedFill): void {
+  if (cache.inflight.get(key) === fill) cache.inflight.delete(key);
 }
 
 /**
@@ -164,7 +208,10 @@ export function storeWhileStreaming(
   const snapshot = new Headers(response.headers);
   snapshot.delete("x-request-id");
   snapshot.delete("x-cache");
-  collect(toCache, length).then((body) => {
+  const fill = ctx.leading;
+  fill?.publishHead({ headers: snapshot, length });
+  collect(toCache, length, fill).then((body) => {
+    if (fill !== undefined) removeFill(cache, key, fill);
     if (body === undefined) return;
     const now = Date.now();
     const lastModified = response.headers.get("last-modified");
@@ -181,21 +228,29 @@ export function storeWhileStreaming(
   return new Response(toClient, { status: 200, headers: response.headers });
 }
 
-/** Reads exactly `length` bytes; undefined when the stream errors or delivers another length. */
+/**
+ * Reads exactly `length` bytes, passing each chunk on to the followers of `fill`; undefined (and
+ * the followers' streams fail) when the stream errors or delivers another length.
+ */
 async function collect(
   stream: ReadableStream<Uint8Array>,
   length: number,
+  fill: SharedFill | undefined,
 ): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const body = new Uint8Array(length);
   let offset = 0;
   try {
     for await (const chunk of stream) {
-      if (offset + chunk.byteLength > length) return undefined;
+      if (offset + chunk.byteLength > length) throw new Error("S3 sent more than Content-Length");
       body.set(chunk, offset);
       offset += chunk.byteLength;
+      fill?.push(chunk);
     }
-  } catch {
+    if (offset !== length) throw new Error(`S3 sent ${offset} of ${length} bytes`);
+  } catch (error) {
+    fill?.fail(error);
     return undefined;
   }
-  return offset === length ? body : undefined;
+  fill?.finish();
+  return body;
 }

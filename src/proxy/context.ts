@@ -1,6 +1,7 @@
 // Owns RequestContext: the one typed record that the object path's stages read and fill in.
 
 import type { CachedObject } from "../cache/cached_object.ts";
+import type { SharedFill } from "../cache/shared_fill.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
 
 /** What the object path knows about one request, filled stage by stage. */
@@ -31,6 +32,10 @@ export interface RequestContext {
   cacheKey: string | undefined;
   /** Set by `lookup`: an expired entry with an ETag, to revalidate with If-None-Match. */
   staleEntry: CachedObject | undefined;
+  /** Set by `lookup`: this request fetches the key for every concurrent miss of it. */
+  leading?: SharedFill | undefined;
+  /** Set by `lookup`: another request is fetching this key; wait for it. */
+  following?: SharedFill | undefined;
   /** Set by `fetch`: the Range/precondition headers forwarded to S3 (a response to those is never stored). */
   forwardedHeaders: Readonly<Record<string, string>> | undefined;
 }

@@ -4,7 +4,14 @@ import type { BucketRouter } from "../routing/bucket_router.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
 import type { RequestContext } from "./context.ts";
 import { authenticate, authorize } from "./auth_stages.ts";
-import { lookup, renewAndServe, serveStaleOnError, storeWhileStreaming } from "./cache_stages.ts";
+import {
+  follow,
+  lookup,
+  releaseLead,
+  renewAndServe,
+  serveStaleOnError,
+  storeWhileStreaming,
+} from "./cache_stages.ts";
 import { fetchObject, respond, route } from "./stages.ts";
 
 /**
@@ -44,17 +51,24 @@ export async function handleObject(
     const hit = lookup(ctx, cache);
     if (hit !== undefined) return hit;
   }
+  if (cache === undefined) return respond(ctx, await fetchObject(ctx));
+  if (ctx.following !== undefined) {
+    const shared = await follow(ctx);
+    if (shared !== undefined) return shared;
+  }
   let upstream: Response;
   try {
     upstream = await fetchObject(ctx);
   } catch (error) {
-    const stale = cache === undefined ? undefined : serveStaleOnError(ctx, error);
+    releaseLead(ctx, cache, error);
+    const stale = serveStaleOnError(ctx, error);
     if (stale !== undefined) return stale;
     throw error;
   }
-  if (cache !== undefined && ctx.staleEntry !== undefined && upstream.status === 304) {
+  if (ctx.staleEntry !== undefined && upstream.status === 304) {
     return renewAndServe(ctx, upstream, cache);
   }
-  const response = respond(ctx, upstream);
-  return cache === undefined ? response : storeWhileStreaming(ctx, response, cache);
+  const response = storeWhileStreaming(ctx, respond(ctx, upstream), cache);
+  releaseLead(ctx, cache);
+  return response;
 }
