@@ -1,9 +1,10 @@
 // Owns signed URLs: the canonical string, signing a path (sign-url, later image links) and verifying
 // a request's X-Expires / X-Key-Id / X-Signature query parameters (HMAC-SHA256, constant-time).
 
-import { createHash, type Hash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { ProxyError } from "../errors.ts";
-import { formDecode, hexValue } from "../http/form_decode.ts";
+import { PrecomputedHmacSha256 } from "../crypto/precomputed_hmac.ts";
+import { formDecode } from "../http/form_decode.ts";
 import type { SignedUrlKey } from "../config/types.ts";
 
 /**
@@ -292,50 +293,19 @@ const DURATION_UNITS: ReadonlyArray<readonly [string, number]> = [
 
 const UTF8_ENCODER = new TextEncoder();
 
-/**
- * HMAC-SHA256 (RFC 2104) is H((K ^ opad) || H((K ^ ipad) || m)). The two hash states with the
- * padded key already absorbed are built once per configured key and copied per signature: node's
- * createHmac (a JS stream object in Deno) costs ~15 µs a call, two Hash copies ~3.5 µs. The same
- * technique as origin/sigv4.ts; the tests check it against createHmac.
- */
-interface KeyState {
-  secret: string;
-  inner: Hash;
-  outer: Hash;
-}
-
-const keyStates = new WeakMap<SignedUrlKey, KeyState>();
-/** Scratch for the inner digest, decoded from hex in JS (cheaper than a Buffer per call). */
-const innerDigest = new Uint8Array(32);
+/** One precomputed HMAC per configured key (rebuilt if its secret changes). */
+const keyStates = new WeakMap<SignedUrlKey, { secret: string; hmac: PrecomputedHmacSha256 }>();
 
 function hmacBase64url(key: SignedUrlKey, message: string): string {
   let state = keyStates.get(key);
   if (state === undefined || state.secret !== key.secret) {
-    state = padKey(key.secret);
+    state = {
+      secret: key.secret,
+      hmac: new PrecomputedHmacSha256(UTF8_ENCODER.encode(key.secret)),
+    };
     keyStates.set(key, state);
   }
-  const innerHex = state.inner.copy().update(message, "utf8").digest("hex");
-  for (let i = 0; i < 32; i++) {
-    innerDigest[i] = (hexValue(innerHex.charCodeAt(2 * i)) << 4) |
-      hexValue(innerHex.charCodeAt(2 * i + 1));
-  }
-  return state.outer.copy().update(innerDigest).digest("base64url");
-}
-
-function padKey(secret: string): KeyState {
-  let key: Uint8Array = UTF8_ENCODER.encode(secret);
-  if (key.length > 64) key = createHash("sha256").update(key).digest();
-  const ipad = new Uint8Array(64).fill(0x36);
-  const opad = new Uint8Array(64).fill(0x5c);
-  for (let i = 0; i < key.length; i++) {
-    ipad[i] = 0x36 ^ key[i]!;
-    opad[i] = 0x5c ^ key[i]!;
-  }
-  return {
-    secret,
-    inner: createHash("sha256").update(ipad),
-    outer: createHash("sha256").update(opad),
-  };
+  return state.hmac.base64url(message);
 }
 
 function canonicalQuery(query: ReadonlyArray<readonly [string, string]>): string {

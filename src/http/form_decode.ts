@@ -36,8 +36,7 @@ export function formDecode(text: string): string {
   return UTF8_DECODER.decode(out.subarray(0, length));
 }
 
-/** The value of an ASCII hex digit (a byte or char code), or -1. */
-export function hexValue(byte: number): number {
+function hexValue(byte: number): number {
   if (byte >= 48 && byte <= 57) return byte - 48;
   if (byte >= 65 && byte <= 70) return byte - 55;
   if (byte >= 97 && byte <= 102) return byte - 87;

@@ -1,5 +1,6 @@
 // AWS Signature Version 4 (header auth) for upstream S3 requests: canonicalization, cached signing key, sign().
-import { createHash, createHmac, type Hash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
+import { PrecomputedHmacSha256 } from "../crypto/precomputed_hmac.ts";
 
 export interface SigV4Credentials {
   accessKeyId: string;
@@ -113,11 +114,6 @@ export function canonicalHeaderValue(value: string): string {
   return folded.slice(start, end);
 }
 
-function hexNibble(code: number): number {
-  // digest("hex") yields 0-9 and a-f only.
-  return code < 58 ? code - 48 : code - 87;
-}
-
 /** Signs S3 (or any SigV4 service) requests for one set of credentials in one region. */
 export class SigV4Signer {
   readonly #accessKeyId: string;
@@ -141,11 +137,8 @@ export class SigV4Signer {
   #scope = "";
   /** "AWS4-HMAC-SHA256 Credential=<id>/<scope>, SignedHeaders=" */
   #authPrefix = "";
-  // HMAC-SHA256 with the signing key K is H((K^opad) || H((K^ipad) || m)). The two hash states
-  // with the padded key already absorbed are kept and copied per signature: node's createHmac
-  // (a JS stream object in Deno) costs several times more than two Hash copies.
-  #innerPadded: Hash | undefined;
-  #outerPadded: Hash | undefined;
+  /** HMAC under today's signing key (see PrecomputedHmacSha256 for why not createHmac). */
+  #hmac: PrecomputedHmacSha256 | undefined;
   #keyDerivations = 0;
 
   // Second-level cache: x-amz-date and the string-to-sign prefix change once a second at most.
@@ -153,9 +146,6 @@ export class SigV4Signer {
   #amzDate = "";
   #dateLine = "";
   #stsPrefix = "";
-
-  /** Scratch for the inner HMAC digest: decoded from hex in JS to avoid a Buffer per signature. */
-  readonly #innerDigest = new Uint8Array(32);
 
   constructor(options: SignerOptions) {
     const { credentials } = options;
@@ -248,7 +238,7 @@ export class SigV4Signer {
       payloadHash;
     const stringToSign = this.#stsPrefix +
       createHash("sha256").update(canonicalRequest).digest("hex");
-    const signature = this.#hmacHex(stringToSign);
+    const signature = this.#hmac!.hex(stringToSign);
 
     const out: Record<string, string> = { [DATE_HEADER]: this.#amzDate };
     if (this.#contentSha256) out[SHA256_HEADER] = payloadHash;
@@ -268,17 +258,6 @@ export class SigV4Signer {
       default:
         return this.#tokenLine;
     }
-  }
-
-  /** Hex HMAC-SHA256 of `message` under today's signing key, from the pre-padded hash states. */
-  #hmacHex(message: string): string {
-    const innerHex = this.#innerPadded!.copy().update(message).digest("hex");
-    const inner = this.#innerDigest;
-    for (let i = 0; i < 32; i++) {
-      inner[i] = (hexNibble(innerHex.charCodeAt(2 * i)) << 4) |
-        hexNibble(innerHex.charCodeAt(2 * i + 1));
-    }
-    return this.#outerPadded!.copy().update(inner).digest("hex");
   }
 
   #advanceClock(nowMs: number): void {
@@ -301,16 +280,7 @@ export class SigV4Signer {
     const kRegion = createHmac("sha256", kDate).update(this.#region).digest();
     const kService = createHmac("sha256", kRegion).update(this.#service).digest();
     const kSigning = createHmac("sha256", kService).update("aws4_request").digest();
-    // The signing key (32 bytes) is shorter than the SHA-256 block (64 bytes): zero-padded.
-    const ipad = new Uint8Array(64);
-    const opad = new Uint8Array(64);
-    for (let i = 0; i < 64; i++) {
-      const b = i < kSigning.length ? kSigning[i]! : 0;
-      ipad[i] = b ^ 0x36;
-      opad[i] = b ^ 0x5c;
-    }
-    this.#innerPadded = createHash("sha256").update(ipad);
-    this.#outerPadded = createHash("sha256").update(opad);
+    this.#hmac = new PrecomputedHmacSha256(kSigning);
     this.#day = day;
     this.#scope = day + this.#scopeSuffix;
     this.#authPrefix = ALGORITHM + " Credential=" + this.#accessKeyId + "/" + this.#scope +
