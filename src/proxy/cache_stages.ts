@@ -40,7 +40,8 @@ export function lookup(ctx: RequestContext, cache: BucketCache): Response | unde
   if (entry !== undefined) return serveCached(ctx, entry, now);
   // An expired copy is revalidated rather than fetched again, unless the client sent Range or
   // preconditions of its own (those go to S3 as they are).
-  if (pickForwardedHeaders(ctx.request.headers) !== undefined) return undefined;
+  ctx.forwardedHeaders = pickForwardedHeaders(ctx.request.headers);
+  if (ctx.forwardedHeaders !== undefined) return undefined;
   const stale = cache.store.peek(key);
   if (stale?.etag !== undefined) {
     ctx.staleEntry = stale;

@@ -36,13 +36,19 @@ export function fetchObject(ctx: RequestContext): Promise<Response> {
     method: ctx.method === "HEAD" ? "HEAD" : "GET",
     key: ctx.key,
     query: pickS3Query(ctx.rawQuery),
-    headers: ctx.staleEntry?.etag !== undefined
-      // Revalidating a cached copy (the client sent no preconditions of its own): 304 renews it.
-      ? { "if-none-match": ctx.staleEntry.etag }
-      : (ctx.forwardedHeaders = pickForwardedHeaders(ctx.request.headers)),
+    headers: upstreamHeaders(ctx),
     signal: ctx.request.signal,
     timeoutMs,
   });
+}
+
+/** The conditional/Range headers of the upstream request. */
+function upstreamHeaders(ctx: RequestContext): Readonly<Record<string, string>> | undefined {
+  // Revalidating a cached copy (the client sent no preconditions of its own): a 304 renews it.
+  if (ctx.staleEntry?.etag !== undefined) return { "if-none-match": ctx.staleEntry.etag };
+  // `lookup` already picked the client's for buckets with a cache; pick them here for the others.
+  if (ctx.bucket!.cache !== undefined) return ctx.forwardedHeaders;
+  return ctx.forwardedHeaders = pickForwardedHeaders(ctx.request.headers);
 }
 
 /** `respond`: the client's response from S3's, with S3's status (200/206/304) and safe headers. */
