@@ -157,9 +157,50 @@ export interface MemoryCacheConfig {
   defaultTtlSeconds: number;
 }
 
-/** The top-level `cache` block, when `enabled` (only the memory tier exists so far). */
+/** The disk tier (`cache.disk`), when enabled and listed in `cache_layers`. */
+export interface DiskCacheConfig {
+  /** Directory that holds the entry files (created when missing). */
+  cacheDir: string;
+  /** The tier's size bound in bytes (LRU eviction beyond it). Default 10240 MiB. */
+  maxBytes: number;
+}
+
+/** The Redis tier (`cache.redis`), when enabled and listed in `cache_layers`. */
+export interface RedisCacheConfig {
+  /** redis:// or rediss:// URL. */
+  url: string;
+  /** AUTH password; undefined when empty. */
+  password: string | undefined;
+  db: number;
+  /** Prepended to every key and to the purge channel. Default "yatagarasu:". */
+  keyPrefix: string;
+  /** Upper bound on how long Redis keeps an entry, in seconds. Default 3600. */
+  ttlSeconds: number;
+}
+
+/** Prewarm tasks' pace (`cache.warming`). */
+export interface WarmingConfig {
+  /** Objects fetched at once. Default 10. */
+  concurrency: number;
+  /** Objects started per second at most. Default 100. */
+  rateLimit: number;
+}
+
+export type CacheLayerName = "memory" | "disk" | "redis";
+
+/** The top-level `cache` block, when `enabled`. */
 export interface CacheConfig {
+  /** Tiers in lookup order (`cache_layers`); only enabled tiers are listed. */
+  layers: CacheLayerName[];
   memory: MemoryCacheConfig;
+  disk: DiskCacheConfig | undefined;
+  redis: RedisCacheConfig | undefined;
+  warming: WarmingConfig;
+  /**
+   * Seconds past expiry a copy may be served (X-Cache: STALE) when S3 fails, for objects whose
+   * Cache-Control has no `stale-if-error` of its own. Default 0 (off).
+   */
+  staleIfErrorSeconds: number;
 }
 
 /** A bucket's `cache` overrides. */
