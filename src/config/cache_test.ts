@@ -32,6 +32,18 @@ const DEFAULT_MEMORY = {
   defaultTtlSeconds: 3600,
 };
 
+/** The resolved cache with only `memory` given: every other default. */
+function defaultCache(memory = DEFAULT_MEMORY) {
+  return {
+    layers: ["memory"],
+    memory,
+    disk: undefined,
+    redis: undefined,
+    warming: { concurrency: 10, rateLimit: 100 },
+    staleIfErrorSeconds: 0,
+  };
+}
+
 const BASE = [
   "buckets:", //                                                          1
   "  - name: a", //                                                       2
@@ -58,7 +70,7 @@ Deno.test("cache: no `cache` block, no cache (and no `cache` key in Config)", ()
 
 Deno.test("cache: an empty `cache:` (or {}) is the memory tier with every default", () => {
   for (const text of ["cache:", "cache: {}", "cache:\n  memory:", "cache:\n  cache_layers:"]) {
-    assert.deepEqual(ok(parseLines(text)).cache, { memory: DEFAULT_MEMORY }, text);
+    assert.deepEqual(ok(parseLines(text)).cache, defaultCache(), text);
   }
 });
 
@@ -79,9 +91,10 @@ Deno.test("cache: sizes in MiB become bytes (fractions rounded down), the TTL st
     max_cache_size_mb: 1.0000001,
     default_ttl_seconds: 0,
   });
-  assert.deepEqual(ok(parseRaw(raw)).cache, {
-    memory: { maxItemBytes: 524_288, maxCacheBytes: 1_048_576, defaultTtlSeconds: 0 },
-  });
+  assert.deepEqual(
+    ok(parseRaw(raw)).cache,
+    defaultCache({ maxItemBytes: 524_288, maxCacheBytes: 1_048_576, defaultTtlSeconds: 0 }),
+  );
   const big = cacheWith("cache.memory", {
     max_item_size_mb: 1_048_576,
     max_cache_size_mb: 1_048_576,
@@ -162,28 +175,11 @@ const RULES: RuleCase[] = [
       "at least one layer is needed, like [memory]; to turn the cache off, set `enabled: false`",
   },
   {
-    name: "disk layer",
-    path: "cache.cache_layers",
-    value: ["memory", "disk"],
-    errorPath: "cache.cache_layers[1]",
-    message: "`disk` is not supported yet (it lands with the disk and Redis tiers of caching); " +
-      "remove it from cache_layers for now",
-  },
-  {
-    name: "redis layer",
-    path: "cache.cache_layers",
-    value: ["redis", "memory"],
-    errorPath: "cache.cache_layers[0]",
-    message: "`redis` is not supported yet (it lands with the disk and Redis tiers of caching); " +
-      "remove it from cache_layers for now",
-  },
-  {
     name: "unknown layer",
     path: "cache.cache_layers",
     value: ["ram"],
     errorPath: "cache.cache_layers[0]",
-    message: 'unknown cache layer "ram"; the layers are "memory", "disk" and "redis" (only ' +
-      '"memory" is supported so far)',
+    message: 'unknown cache layer "ram"; the layers are "memory", "disk" and "redis"',
   },
   {
     name: "layer in capitals",
@@ -294,24 +290,81 @@ const RULES: RuleCase[] = [
     message: "unknown key `reddis`; did you mean `redis`?",
   },
   {
-    name: "cache.disk",
-    path: "cache.disk",
-    value: { enabled: false },
-    message: "`disk` is not supported yet (it lands with the disk and Redis tiers of caching); " +
-      "remove it for now",
+    name: "disk layer without cache.disk.enabled",
+    path: "cache.cache_layers",
+    value: ["memory", "disk"],
+    errorPath: "cache.cache_layers[1]",
+    message: 'cache_layers lists "disk" but cache.disk.enabled is not true; set ' +
+      'cache.disk.enabled: true, or remove "disk" from cache_layers',
   },
   {
-    name: "cache.redis",
-    path: "cache.redis",
-    value: { enabled: true, redis_url: "redis://127.0.0.1:6379" },
-    message: "`redis` is not supported yet (it lands with the disk and Redis tiers of caching); " +
-      "remove it for now",
+    name: "redis layer without cache.redis.enabled",
+    path: "cache.cache_layers",
+    value: ["redis"],
+    errorPath: "cache.cache_layers[0]",
+    message: 'cache_layers lists "redis" but cache.redis.enabled is not true; set ' +
+      'cache.redis.enabled: true, or remove "redis" from cache_layers',
   },
   {
-    name: "cache.warming",
-    path: "cache.warming",
-    value: { concurrency: 10 },
-    message: "`warming` is not supported yet (it lands with cache prewarming); remove it for now",
+    name: "cache_dir empty",
+    path: "cache.disk.cache_dir",
+    value: "",
+    message: 'expected a non-empty string, got an empty string ""',
+  },
+  {
+    name: "disk size zero",
+    path: "cache.disk.max_disk_cache_size_mb",
+    value: 0,
+    message: `expected ${SIZE}, got 0`,
+  },
+  {
+    name: "redis_url with another scheme",
+    path: "cache.redis.redis_url",
+    value: "http://127.0.0.1:6379",
+    message: '"http://127.0.0.1:6379" must use redis:// or rediss:// (rediss:// for TLS)',
+  },
+  {
+    name: "redis_url with a password",
+    path: "cache.redis.redis_url",
+    value: "redis://:hunter2@127.0.0.1:6379",
+    message: "the URL must not contain a password (URLs show up in logs); use redis_password, " +
+      'like redis_password: "${REDIS_PASSWORD}"',
+  },
+  {
+    name: "redis_db out of range",
+    path: "cache.redis.redis_db",
+    value: 16,
+    message: "expected a database number from 0 to 15, got 16",
+  },
+  {
+    name: "redis_ttl_seconds zero",
+    path: "cache.redis.redis_ttl_seconds",
+    value: 0,
+    message: "expected a whole number of seconds from 1 to 86400, got 0",
+  },
+  {
+    name: "redis password not echoed",
+    path: "cache.redis.redis_password",
+    value: 12345,
+    message: "expected a string, got a number",
+  },
+  {
+    name: "warming concurrency zero",
+    path: "cache.warming.concurrency",
+    value: 0,
+    message: "expected a whole number of objects fetched at once from 1 to 1000, got 0",
+  },
+  {
+    name: "warming unknown key",
+    path: "cache.warming.rate_limt",
+    value: 5,
+    message: "unknown key `rate_limt`; did you mean `rate_limit`?",
+  },
+  {
+    name: "stale_if_error_seconds negative",
+    path: "cache.stale_if_error_seconds",
+    value: -1,
+    message: `expected ${TTL}, got -1`,
   },
   // buckets[].cache
   {
@@ -366,6 +419,7 @@ for (const rule of RULES) {
 
 Deno.test("cache: every layer problem at once, each at its own entry", () => {
   const found = errors(parseLines("cache:", "  cache_layers: [memory, disk, ram, memory]"));
+  // disk: listed but not enabled; ram: unknown; memory: listed twice.
   assert.deepEqual(lines(found), [
     ["cache.cache_layers[1]", 6, 26],
     ["cache.cache_layers[2]", 6, 32],
@@ -406,22 +460,66 @@ Deno.test("cache: the schema alone (no load.ts) still rejects max_item_size_mb >
   ]);
 });
 
-Deno.test("cache: not-yet-supported tiers are reported, the rest of `cache` still loads", () => {
-  const found = errors(parseLines(
-    "cache:", //                               5
-    "  redis:", //                             6
-    "    redis_url: ${REDIS_URL}", //          7
-    "  disk: {enabled: true}", //              8
-    "  warming: {concurrency: 10}", //         9
-    "  memory: {max_item_size_mb: -1}", //     10
+Deno.test("cache: disk, redis and warming resolve with their defaults, in layer order", () => {
+  const config = ok(parseLines(
+    "cache:",
+    "  cache_layers: [memory, disk, redis]",
+    "  disk: {enabled: true}",
+    "  redis:",
+    "    enabled: true",
+    "    redis_password: ${REDIS_PASSWORD:-}",
+    "  stale_if_error_seconds: 300",
   ));
-  assert.deepEqual(lines(found), [
-    ["cache.redis", 6, 3],
-    ["cache.disk", 8, 3],
-    ["cache.warming", 9, 3],
-    ["cache.memory.max_item_size_mb", 10, 30],
+  assert.deepEqual(config.cache, {
+    ...defaultCache(),
+    layers: ["memory", "disk", "redis"],
+    disk: { cacheDir: "./cache", maxBytes: 10240 * 1024 * 1024 },
+    redis: {
+      url: "redis://127.0.0.1:6379",
+      password: undefined,
+      db: 0,
+      keyPrefix: "yatagarasu:",
+      ttlSeconds: 3600,
+    },
+    staleIfErrorSeconds: 300,
+  });
+});
+
+Deno.test("cache: an enabled tier left out of cache_layers is not used (and says so)", () => {
+  const result = parseLines("cache:", "  redis: {enabled: true}", "  disk: {enabled: true}");
+  assert.equal(ok(result).cache?.redis, undefined);
+  assert.equal(ok(result).cache?.disk, undefined);
+  assert.deepEqual(result.warnings.map((w) => [w.path, w.message]), [
+    [
+      "cache.redis.enabled",
+      'cache.redis is enabled but "redis" is not in cache_layers, so it is not used; add it, ' +
+      "like cache_layers: [memory, redis]",
+    ],
+    [
+      "cache.disk.enabled",
+      'cache.disk is enabled but "disk" is not in cache_layers, so it is not used; add it, ' +
+      "like cache_layers: [memory, disk]",
+    ],
   ]);
-  assert.ok(!show(found).includes("REDIS_URL"));
+});
+
+Deno.test("cache: a single lower tier works alone", () => {
+  const config = ok(parseLines(
+    "cache:",
+    "  cache_layers: [disk]",
+    "  disk: {enabled: true, cache_dir: /tmp/x, max_disk_cache_size_mb: 1}",
+  ));
+  assert.deepEqual(config.cache?.layers, ["disk"]);
+  assert.deepEqual(config.cache?.disk, { cacheDir: "/tmp/x", maxBytes: 1024 * 1024 });
+});
+
+Deno.test("cache: a Redis password from ${VAR} is never shown in a message", () => {
+  const found = errors(parseConfig(
+    [...BASE, "cache:", "  redis:", "    redis_password: ${PW}", "    redis_db: x"].join("\n"),
+    { env: { PW: "sekrit-password" } },
+  ));
+  assert.deepEqual(found.map((issue) => issue.path), ["cache.redis.redis_db"]);
+  assert.ok(!show(found).includes("sekrit"));
 });
 
 // ---- warnings -------------------------------------------------------------------------------
@@ -517,15 +615,23 @@ Deno.test("cache: an invalid bucket cache gets its error and no warning", () => 
 
 // ---- helpers and tables ---------------------------------------------------------------------
 
-Deno.test("cacheLayerProblem() accepts memory only", () => {
-  assert.equal(cacheLayerProblem("memory"), undefined);
-  for (const layer of ["disk", "redis", "ram", "MEMORY", ""]) {
+Deno.test("cacheLayerProblem() accepts the three tiers, lowercase", () => {
+  for (const layer of ["memory", "disk", "redis"]) assert.equal(cacheLayerProblem(layer), undefined);
+  for (const layer of ["ram", "MEMORY", "Disk", ""]) {
     assert.ok(cacheLayerProblem(layer) !== undefined, layer);
   }
 });
 
 Deno.test("SECTION_KEYS lists the cache sections", () => {
-  assert.deepEqual(SECTION_KEYS.cache, ["enabled", "cache_layers", "memory"]);
+  assert.deepEqual(SECTION_KEYS.cache, [
+    "enabled",
+    "cache_layers",
+    "memory",
+    "disk",
+    "redis",
+    "warming",
+    "stale_if_error_seconds",
+  ]);
   assert.deepEqual(SECTION_KEYS["cache.memory"], [
     "max_item_size_mb",
     "max_cache_size_mb",

@@ -32,6 +32,7 @@ export function checkCache(ctx: CheckContext, root: Record<string, unknown>) {
       }
     }
   }
+  if (isPlainObject(top)) checkUnlistedTiers(ctx, top);
   const topEnabled = topGiven && isPlainObject(top) && top.enabled !== false;
   const buckets = Array.isArray(root.buckets) ? root.buckets : [];
   buckets.forEach((bucket, index) => {
@@ -74,6 +75,24 @@ export function checkCache(ctx: CheckContext, root: Record<string, unknown>) {
       );
     }
   });
+}
+
+/**
+ * `disk.enabled: true` or `redis.enabled: true` without the layer in `cache_layers` turns nothing
+ * on (the original's full-stack example fell into this): say so rather than look like it works.
+ */
+function checkUnlistedTiers(ctx: CheckContext, top: Record<string, unknown>) {
+  const layers = Array.isArray(top.cache_layers) ? top.cache_layers : ["memory"];
+  for (const tier of ["disk", "redis"] as const) {
+    const block = top[tier];
+    if (!isPlainObject(block) || block.enabled !== true || layers.includes(tier)) continue;
+    ctx.warning(
+      ["cache", tier, "enabled"],
+      `cache.${tier} is enabled but "${tier}" is not in cache_layers, so it is not used; add ` +
+        `it, like cache_layers: [memory, ${tier}]`,
+      { prefer: "key" },
+    );
+  }
 }
 
 /**

@@ -87,8 +87,10 @@ Deno.test("parseConfig() reads every supported key and warns about the ignored o
     ttlSeconds: undefined,
     maxItemBytes: undefined,
   });
-  assert.deepEqual(config.cache, {
-    memory: { maxItemBytes: 2_621_440, maxCacheBytes: 67_108_864, defaultTtlSeconds: 600 },
+  assert.deepEqual(config.cache?.memory, {
+    maxItemBytes: 2_621_440,
+    maxCacheBytes: 67_108_864,
+    defaultTtlSeconds: 600,
   });
   assert.deepEqual(config.logging, { level: "debug", format: "pretty" });
   assert.deepEqual(result.warnings.map((warning) => formatIssue("f", warning)), [
@@ -698,11 +700,11 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
     "server.rate_limit",
     "buckets[0].s3.retry",
     "buckets[0].ip_filter",
-    "cache.redis",
+    "image_optimization",
     "metrics",
   ]);
   assert.ok(!show(found).includes("METRICS_PORT"));
-  assert.ok(!show(found).includes("REDIS_URL"));
+  assert.ok(!show(found).includes("IMAGE_QUALITY"));
 });
 
 Deno.test("parseConfig() reads the process environment by default", () => {
@@ -755,7 +757,12 @@ Deno.test("config.example.yaml loads with no environment set", async () => {
   assert.equal(config.jwt?.rsaPublicKeyPath, "/etc/yatagarasu/jwt-public.pem");
   assert.deepEqual(config.admin, { allowUnauthenticated: false });
   assert.deepEqual(config.cache, {
+    layers: ["memory"],
     memory: { maxItemBytes: 10_485_760, maxCacheBytes: 1_073_741_824, defaultTtlSeconds: 3600 },
+    disk: undefined,
+    redis: undefined,
+    warming: { concurrency: 10, rateLimit: 100 },
+    staleIfErrorSeconds: 0,
   });
 });
 

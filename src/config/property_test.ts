@@ -788,11 +788,16 @@ function expected(generated: Generated): Config {
   const cache = generated.cache;
   if (cache !== undefined && cache.enabled !== false) {
     config.cache = {
+      layers: ["memory"],
       memory: {
         maxItemBytes: bytes(cache.memory?.itemMb ?? 10),
         maxCacheBytes: bytes(cache.memory?.cacheMb ?? 1024),
         defaultTtlSeconds: cache.memory?.ttl ?? 3600,
       },
+      disk: undefined,
+      redis: undefined,
+      warming: { concurrency: 10, rateLimit: 100 },
+      staleIfErrorSeconds: 0,
     };
   }
   if (generated.admin !== null) {

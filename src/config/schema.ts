@@ -13,12 +13,14 @@ import {
   BUCKET_CACHE_SHAPE,
   CACHE_SHAPE,
   cacheSchema,
+  DISK_CACHE_SHAPE,
   MEMORY_CACHE_SHAPE,
+  REDIS_CACHE_SHAPE,
+  WARMING_SHAPE,
 } from "./schema_cache.ts";
 
 // The config modules import these from here; each is owned by the schema_*.ts file named.
 export {
-  CACHE_TIERS_FEATURE,
   IGNORED_KEYS,
   NOT_YET_SUPPORTED,
   type NotYetSupported,
@@ -58,6 +60,7 @@ export {
   megabytesToBytes,
   MEMORY_CACHE_DEFAULTS,
   MIB,
+  redisUrlProblem,
 } from "./schema_cache.ts";
 
 // ---- root -----------------------------------------------------------------------------------
@@ -123,6 +126,9 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   ...jwtSectionKeys("jwt"),
   cache: Object.keys(CACHE_SHAPE),
   "cache.memory": Object.keys(MEMORY_CACHE_SHAPE),
+  "cache.disk": Object.keys(DISK_CACHE_SHAPE),
+  "cache.redis": Object.keys(REDIS_CACHE_SHAPE),
+  "cache.warming": Object.keys(WARMING_SHAPE),
   admin: Object.keys(ADMIN_SHAPE),
 };
 

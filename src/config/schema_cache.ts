@@ -1,9 +1,23 @@
 // Owns the schema of caching: the top-level `cache` (layers, memory tier) and `buckets[].cache`.
 
 import { z } from "zod";
-import type { BucketCacheConfig, CacheConfig, MemoryCacheConfig } from "./types.ts";
-import { expecting, list, MAX_SECONDS, optional, section } from "./schema_support.ts";
-import { CACHE_TIERS_FEATURE } from "./schema_unsupported.ts";
+import type {
+  BucketCacheConfig,
+  CacheConfig,
+  CacheLayerName,
+  DiskCacheConfig,
+  MemoryCacheConfig,
+  RedisCacheConfig,
+  WarmingConfig,
+} from "./types.ts";
+import {
+  expecting,
+  list,
+  MAX_SECONDS,
+  nonEmptyString,
+  optional,
+  section,
+} from "./schema_support.ts";
 
 /** Bytes in a MiB: every `*_mb` key counts in MiB (fractions allowed). */
 export const MIB = 1024 * 1024;
@@ -37,21 +51,16 @@ function ttlSeconds() {
   return z.int({ error }).min(0, { error }).max(MAX_SECONDS, { error });
 }
 
-/** Every layer name the original knows; only "memory" is supported so far. */
+/** Every layer name, fastest first. */
 export const CACHE_LAYERS = ["memory", "disk", "redis"] as const;
 
 /** Why an entry of `cache.cache_layers` is unusable, if it is. */
 export function cacheLayerProblem(layer: string): string | undefined {
-  if (layer === "memory") return undefined;
-  if (layer === "disk" || layer === "redis") {
-    return `\`${layer}\` is not supported yet (it lands with ${CACHE_TIERS_FEATURE}); remove it ` +
-      "from cache_layers for now";
-  }
+  if ((CACHE_LAYERS as readonly string[]).includes(layer)) return undefined;
   const shown = JSON.stringify(layer);
   const known = CACHE_LAYERS.find((name) => name === layer.trim().toLowerCase());
   if (known !== undefined) return `unknown cache layer ${shown}; write "${known}" (lowercase)`;
-  return `unknown cache layer ${shown}; the layers are "memory", "disk" and "redis" (only ` +
-    '"memory" is supported so far)';
+  return `unknown cache layer ${shown}; the layers are "memory", "disk" and "redis"`;
 }
 
 const cacheLayer = z.string({
@@ -132,16 +141,146 @@ const memoryCacheSchema = section(
   })),
 );
 
+/** Defaults of `cache.disk` as written in YAML. */
+export const DISK_CACHE_DEFAULTS = { cache_dir: "./cache", max_disk_cache_size_mb: 10240 } as const;
+
+export const DISK_CACHE_SHAPE = {
+  enabled: z.boolean({ error: expecting("true or false") }).default(false),
+  cache_dir: nonEmptyString().default(DISK_CACHE_DEFAULTS.cache_dir),
+  max_disk_cache_size_mb: megabytes().default(DISK_CACHE_DEFAULTS.max_disk_cache_size_mb),
+};
+
+const diskCacheSchema = section(
+  z.strictObject(DISK_CACHE_SHAPE, {
+    error: expecting("a mapping of disk cache settings (enabled, cache_dir, max_disk_cache_size_mb)"),
+  }).transform((raw): DiskCacheConfig & { enabled: boolean } => ({
+    enabled: raw.enabled,
+    cacheDir: raw.cache_dir,
+    maxBytes: megabytesToBytes(raw.max_disk_cache_size_mb),
+  })),
+);
+
+/** Why a `cache.redis.redis_url` is unusable, if it is. */
+export function redisUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `expected a redis:// or rediss:// URL like "redis://127.0.0.1:6379", got ${
+      JSON.stringify(value)
+    }`;
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    return `${JSON.stringify(value)} must use redis:// or rediss:// (rediss:// for TLS)`;
+  }
+  if (url.password !== "") {
+    return "the URL must not contain a password (URLs show up in logs); use redis_password, " +
+      'like redis_password: "${REDIS_PASSWORD}"';
+  }
+  if (url.hostname === "") return `${JSON.stringify(value)} has no host`;
+  return undefined;
+}
+
+const redisUrl = z.string({
+  error: expecting('a redis:// URL like "redis://127.0.0.1:6379"', { text: true }),
+}).superRefine((value, ctx) => {
+  const problem = redisUrlProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+});
+
+export const REDIS_CACHE_SHAPE = {
+  enabled: z.boolean({ error: expecting("true or false") }).default(false),
+  redis_url: redisUrl.default("redis://127.0.0.1:6379"),
+  redis_password: optional(z.string({ error: expecting("a string", { secret: true }) })),
+  redis_db: z.int({ error: expecting("a database number from 0 to 15") })
+    .min(0, { error: expecting("a database number from 0 to 15") })
+    .max(15, { error: expecting("a database number from 0 to 15") }).default(0),
+  redis_key_prefix: z.string({ error: expecting("a string like \"yatagarasu:\"", { text: true }) })
+    .default("yatagarasu:"),
+  redis_ttl_seconds: z.int({ error: expecting(`a whole number of seconds from 1 to ${MAX_SECONDS}`) })
+    .min(1, { error: expecting(`a whole number of seconds from 1 to ${MAX_SECONDS}`) })
+    .max(MAX_SECONDS, { error: expecting(`a whole number of seconds from 1 to ${MAX_SECONDS}`) })
+    .default(3600),
+};
+
+const redisCacheSchema = section(
+  z.strictObject(REDIS_CACHE_SHAPE, {
+    error: expecting("a mapping of Redis cache settings (enabled, redis_url, redis_password...)"),
+  }).transform((raw): RedisCacheConfig & { enabled: boolean } => ({
+    enabled: raw.enabled,
+    url: raw.redis_url,
+    password: raw.redis_password === undefined || raw.redis_password === ""
+      ? undefined
+      : raw.redis_password,
+    db: raw.redis_db,
+    keyPrefix: raw.redis_key_prefix,
+    ttlSeconds: raw.redis_ttl_seconds,
+  })),
+);
+
+function positiveInt(expected: string, max: number) {
+  const error = expecting(`${expected} from 1 to ${max}`);
+  return z.int({ error }).min(1, { error }).max(max, { error });
+}
+
+export const WARMING_SHAPE = {
+  concurrency: positiveInt("a whole number of objects fetched at once", 1000).default(10),
+  rate_limit: positiveInt("a whole number of objects per second", 100_000).default(100),
+};
+
+const warmingSchema = section(
+  z.strictObject(WARMING_SHAPE, {
+    error: expecting("a mapping like {concurrency: 10, rate_limit: 100}"),
+  }).transform((raw): WarmingConfig => ({
+    concurrency: raw.concurrency,
+    rateLimit: raw.rate_limit,
+  })),
+);
+
 export const CACHE_SHAPE = {
   enabled: z.boolean({ error: expecting("true or false") }).default(true),
   cache_layers: cacheLayers,
   memory: memoryCacheSchema,
+  disk: diskCacheSchema,
+  redis: redisCacheSchema,
+  warming: warmingSchema,
+  stale_if_error_seconds: ttlSeconds().default(0),
 };
+
+/** The message for a layer listed in `cache_layers` whose block is not enabled. */
+export function layerNotEnabledProblem(layer: "disk" | "redis"): string {
+  return `cache_layers lists "${layer}" but cache.${layer}.enabled is not true; set ` +
+    `cache.${layer}.enabled: true, or remove "${layer}" from cache_layers`;
+}
 
 /** The top-level `cache`: undefined when `enabled: false` (its keys are still checked). */
 export const cacheSchema = z.strictObject(CACHE_SHAPE, {
   error: expecting("a mapping of cache settings like {cache_layers: [memory]}"),
-}).transform((raw): CacheConfig | undefined => (raw.enabled ? { memory: raw.memory } : undefined));
+}).superRefine((raw, ctx) => {
+  raw.cache_layers.forEach((layer, index) => {
+    if ((layer === "disk" || layer === "redis") && !raw[layer].enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cache_layers", index],
+        input: layer,
+        message: layerNotEnabledProblem(layer),
+      });
+    }
+  });
+}).transform((raw): CacheConfig | undefined => {
+  if (!raw.enabled) return undefined;
+  const layers = raw.cache_layers as CacheLayerName[];
+  const { enabled: _disk, ...disk } = raw.disk;
+  const { enabled: _redis, ...redis } = raw.redis;
+  return {
+    layers,
+    memory: raw.memory,
+    disk: layers.includes("disk") ? disk : undefined,
+    redis: layers.includes("redis") ? redis : undefined,
+    warming: raw.warming,
+    staleIfErrorSeconds: raw.stale_if_error_seconds,
+  };
+});
 
 export const BUCKET_CACHE_SHAPE = {
   enabled: z.boolean({ error: expecting("true or false") }).default(true),

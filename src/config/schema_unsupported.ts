@@ -1,8 +1,5 @@
 // Owns the tables of config keys that are not supported yet (rejected) or accepted-but-ignored.
 
-/** The feature that brings `cache.disk`, `cache.redis` and those names in `cache.cache_layers`. */
-export const CACHE_TIERS_FEATURE = "the disk and Redis tiers of caching";
-
 /**
  * Keys the original Yatagarasu (or DESIGN.md) defines for features this build does not have yet.
  * Rejecting them beats silently ignoring them (the original ignored unknown keys, so a config could
@@ -22,9 +19,6 @@ export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
   { path: "buckets[].s3.replicas", feature: "resilience" },
   { path: "buckets[].ip_filter", feature: "resilience and protection" },
   { path: "buckets[].cors", feature: "resilience and protection" },
-  { path: "cache.disk", feature: CACHE_TIERS_FEATURE },
-  { path: "cache.redis", feature: CACHE_TIERS_FEATURE },
-  { path: "cache.warming", feature: "cache prewarming" },
   { path: "metrics", feature: "operations" },
   { path: "audit_log", feature: "operations" },
   { path: "observability", feature: "operations" },
