@@ -1,5 +1,9 @@
 // Owns the Origin interface: what the object path needs from any backend that holds the objects.
 
+import type { ListPage } from "./list_objects.ts";
+
+export type { ListedObject, ListPage } from "./list_objects.ts";
+
 /** One read of one object, already routed and authorized. */
 export interface OriginRequest {
   method: "GET" | "HEAD";
@@ -23,6 +27,19 @@ export interface ProbeResult {
   latencyMs: number;
 }
 
+/** One page of a listing (ListObjectsV2), for cache pre-warming. */
+export interface ListRequest {
+  /** Only keys that start with this; "" lists the whole bucket. */
+  prefix: string;
+  /** The previous page's `nextContinuationToken`; undefined for the first page. */
+  continuationToken: string | undefined;
+  /** At most this many keys (1..1000). */
+  maxKeys: number;
+  signal: AbortSignal;
+  /** Milliseconds the origin may take to send response headers. */
+  timeoutMs: number;
+}
+
 export interface Origin {
   /**
    * Fetches the object. Resolves with the upstream Response for 2xx and 304 (its body unread);
@@ -31,4 +48,6 @@ export interface Origin {
   fetch(request: OriginRequest): Promise<Response>;
   /** Checks that the backend is reachable with the configured credentials. */
   probe(signal: AbortSignal): Promise<ProbeResult>;
+  /** Lists one page of keys; throws a ProxyError for S3 errors, network failures and timeouts. */
+  list(request: ListRequest): Promise<ListPage>;
 }

@@ -3,7 +3,8 @@
 import type { S3Config } from "../config/types.ts";
 import { ProxyError } from "../errors.ts";
 import type { DeadlineSweeper } from "./deadlines.ts";
-import type { Origin, OriginRequest, ProbeResult } from "./origin.ts";
+import { listObjectsQuery, type ListPage, parseListObjectsXml } from "./list_objects.ts";
+import type { ListRequest, Origin, OriginRequest, ProbeResult } from "./origin.ts";
 import { parseS3ErrorXml, readErrorBody, s3ErrorToProxyError } from "./s3_errors.ts";
 import { SignatureCache } from "./signature_cache.ts";
 import { canonicalQueryString, encodeS3Key, SigV4Signer } from "./sigv4.ts";
@@ -20,6 +21,9 @@ export interface S3OriginOptions {
 
 /** Marks an abort caused by our own timer, to tell a timeout from a client going away. */
 const TIMEOUT_REASON = new DOMException("origin timeout", "TimeoutError");
+
+/** A page of 1000 keys of 1 KiB each is ~1.5 MiB of XML; far beyond that is not a listing. */
+const MAX_LIST_BODY_BYTES = 16 * 1024 * 1024;
 
 /**
  * Builds the upstream URL and the canonical URI from the same string, so the signed path is the
@@ -39,6 +43,8 @@ export class S3Origin implements Origin {
   readonly #host: string;
   /** "/bucket/" (path-style) or "/" (virtual-hosted): what precedes the encoded key. */
   readonly #pathBase: string;
+  /** "/bucket" (path-style) or "/" (virtual-hosted): the bucket itself (HeadBucket, listing). */
+  readonly #bucketPath: string;
 
   constructor(options: S3OriginOptions) {
     this.#bucketName = options.bucketName;
@@ -63,6 +69,7 @@ export class S3Origin implements Origin {
       this.#origin = `https://${this.#host}`;
       this.#pathBase = "/";
     }
+    this.#bucketPath = this.#pathBase === "/" ? "/" : this.#pathBase.slice(0, -1);
   }
 
   async fetch(request: OriginRequest): Promise<Response> {
@@ -83,8 +90,7 @@ export class S3Origin implements Origin {
     const started = performance.now();
     try {
       // HeadBucket: the cheapest signed call that proves endpoint, bucket and credentials.
-      const bucketPath = this.#pathBase === "/" ? "/" : this.#pathBase.slice(0, -1);
-      const response = await this.#send("HEAD", bucketPath, {
+      const response = await this.#send("HEAD", this.#bucketPath, {
         query: undefined,
         headers: undefined,
         signal,
@@ -108,6 +114,101 @@ export class S3Origin implements Origin {
         detail: error instanceof ProxyError ? error.message : String(error),
       };
     }
+  }
+
+  /** ListObjectsV2: one signed GET of the bucket with list-type=2 (see list_objects.ts). */
+  async list(request: ListRequest): Promise<ListPage> {
+    const response = await this.#send("GET", this.#bucketPath, {
+      query: listObjectsQuery(request),
+      headers: undefined,
+      signal: request.signal,
+      timeoutMs: request.timeoutMs,
+    });
+    if (response.status < 200 || response.status >= 300) {
+      throw s3ErrorToProxyError(response.status, parseS3ErrorXml(await readErrorBody(response)), {
+        bucketName: this.#bucketName,
+        s3Bucket: this.#s3.bucket,
+        key: request.prefix + "*",
+      }, response.headers);
+    }
+    const xml = await this.#readListBody(response, request);
+    try {
+      return parseListObjectsXml(xml);
+    } catch (error) {
+      throw new ProxyError("upstream_error", {
+        message: `${
+          error instanceof Error ? error.message : String(error)
+        } (bucket "${this.#bucketName}")`,
+        source: "origin",
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * Reads a listing body. #send's deadline covers only the headers (object bodies may stream for
+   * long), but a listing is small and read whole, so its body gets its own deadline and stops
+   * when the caller aborts (a cancelled prewarm task must not wait on a stalled origin).
+   */
+  async #readListBody(
+    response: Response,
+    request: Pick<ListRequest, "signal" | "timeoutMs">,
+  ): Promise<string> {
+    if (response.body === null) return "";
+    const reader = response.body.getReader();
+    // The first reason to stop wins; a cancelled read then resolves as done.
+    let failure: unknown;
+    const stop = (reason: unknown) => {
+      failure ??= reason;
+      reader.cancel().catch(() => {});
+    };
+    const timer = setTimeout(() =>
+      stop(
+        new ProxyError("origin_timeout", {
+          message: `S3 did not send the listing of bucket "${this.#bucketName}" within ${
+            request.timeoutMs / 1000
+          } s; raise buckets[].s3.timeout or check the endpoint.`,
+          source: "origin",
+        }),
+      ), request.timeoutMs);
+    const onAbort = () => stop(request.signal.reason);
+    if (request.signal.aborted) onAbort();
+    else request.signal.addEventListener("abort", onAbort, { once: true });
+    const decoder = new TextDecoder();
+    let text = "";
+    let size = 0;
+    try {
+      while (failure === undefined) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > MAX_LIST_BODY_BYTES) {
+          stop(
+            new ProxyError("upstream_error", {
+              message: `The S3 listing of bucket "${this.#bucketName}" is larger than ${
+                MAX_LIST_BODY_BYTES / 1024 / 1024
+              } MiB; that is not a ListObjectsV2 page.`,
+              source: "origin",
+            }),
+          );
+          break;
+        }
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch (error) {
+      failure ??= new ProxyError("origin_unavailable", {
+        message: `The S3 listing of bucket "${this.#bucketName}" broke off: ${
+          describeNetworkError(error)
+        }.`,
+        source: "origin",
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener("abort", onAbort);
+    }
+    if (failure !== undefined) throw failure;
+    return text + decoder.decode();
   }
 
   async #send(
