@@ -4,6 +4,7 @@ import { createApp } from "../src/app.ts";
 import type { Config } from "../src/config/types.ts";
 import { Logger } from "../src/observe/log.ts";
 import { signHs256, TEST_JWT_SECRET, testJwtConfig } from "../tests/support/jwt_config.ts";
+import { testCacheConfig } from "../tests/support/app_harness.ts";
 
 const body = new Uint8Array(1024);
 const upstreamHeaders = {
@@ -47,7 +48,11 @@ const authorization = `Bearer ${token}`;
 // The same buckets behind the memory cache: after the first request every GET of b7 is a HIT.
 const cachedConfig: Config = {
   ...config,
-  cache: { memory: { maxItemBytes: 1 << 20, maxCacheBytes: 64 << 20, defaultTtlSeconds: 3600 } },
+  cache: testCacheConfig({
+    maxItemBytes: 1 << 20,
+    maxCacheBytes: 64 << 20,
+    defaultTtlSeconds: 3600,
+  }),
 };
 
 const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };

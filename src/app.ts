@@ -10,7 +10,8 @@ import type { Config, JwtConfig } from "./config/types.ts";
 import { ProxyError } from "./errors.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { describeError, type Logger } from "./observe/log.ts";
-import { MemoryStore } from "./cache/memory_store.ts";
+import { openCache } from "./cache/open_cache.ts";
+import type { TieredCache } from "./cache/tiered_cache.ts";
 import type { SharedFill } from "./cache/shared_fill.ts";
 import { DeadlineSweeper } from "./origin/deadlines.ts";
 import { S3Origin } from "./origin/s3_origin.ts";
@@ -63,22 +64,23 @@ interface Generation {
   bucketNames: ReadonlySet<string>;
 }
 
-/** How one bucket uses the shared memory tier (its own TTL and size bound), or not at all. */
+/** How one bucket uses the shared cache (its own TTL and size bound), or not at all. */
 function bucketCache(
   bucket: Config["buckets"][number],
   config: Config,
-  memory: MemoryStore | undefined,
+  cache: TieredCache | undefined,
   fills: Map<string, SharedFill>,
 ): BucketCache | undefined {
-  if (memory === undefined || config.cache === undefined || bucket.cache?.enabled === false) {
+  if (cache === undefined || config.cache === undefined || bucket.cache?.enabled === false) {
     return undefined;
   }
   const tier = config.cache.memory;
   return {
-    store: memory,
+    store: cache,
     inflight: fills,
     maxItemBytes: Math.min(tier.maxItemBytes, bucket.cache?.maxItemBytes ?? tier.maxItemBytes),
     defaultTtlSeconds: bucket.cache?.ttlSeconds ?? tier.defaultTtlSeconds,
+    staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
   };
 }
 
@@ -86,7 +88,7 @@ async function buildGeneration(
   config: Config,
   deps: AppDeps,
   deadlines: DeadlineSweeper,
-  memory: MemoryStore | undefined,
+  cache: TieredCache | undefined,
   fills: Map<string, SharedFill>,
 ): Promise<Generation> {
   // Buckets that share the top-level jwt block share one verifier: one JWKS fetcher, one token cache.
@@ -122,7 +124,7 @@ async function buildGeneration(
         }),
         authenticator,
         authorizer,
-        cache: bucketCache(bucket, config, memory, fills),
+        cache: bucketCache(bucket, config, cache, fills),
         uncachedStatus: config.cache !== undefined && bucket.cache?.enabled === false
           ? "BYPASS"
           : undefined,
@@ -169,11 +171,21 @@ const CLIENT_CLOSED = 499;
  */
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const deadlines = new DeadlineSweeper();
-  // The cache belongs to the app, not to a config generation: a reload keeps what it holds.
-  const memory = config.cache === undefined ? undefined : new MemoryStore(config.cache.memory);
-  const fills = new Map<string, SharedFill>();
-  const generation = await buildGeneration(config, deps, deadlines, memory, fills);
   const logger = deps.logger;
+  // The cache belongs to the app, not to a config generation: a reload keeps what it holds.
+  const cache = config.cache === undefined ? undefined : await openCache(config.cache, {
+    instanceId: crypto.randomUUID(),
+    log: (level, event, fields) => logger.log(level, event, fields),
+  });
+  const fills = new Map<string, SharedFill>();
+  let generation: Generation;
+  try {
+    generation = await buildGeneration(config, deps, deadlines, cache, fills);
+  } catch (error) {
+    await cache?.close();
+    deadlines.close();
+    throw error;
+  }
   const startedAtMs = Date.now();
   let inFlight = 0;
 
@@ -316,7 +328,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       method: request.method,
       path,
       rawQuery,
-      store: memory,
+      cache,
       buckets: generation.bucketNames,
     });
   }
@@ -330,6 +342,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       deadlines.close();
       for (const authenticator of generation.authenticators) await authenticator.close();
       for (const authorizer of generation.authorizers) authorizer.close();
+      await cache?.close();
     },
   };
 }

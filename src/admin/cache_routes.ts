@@ -1,7 +1,8 @@
 // Owns the cache admin API: purge (all, bucket, prefix, key), stats (all, bucket) and info, in the original's JSON shapes.
 
-import type { CacheStore } from "../cache/cached_object.ts";
-import { buildCacheKey, isBucketKey, isObjectKey, isPrefixKey } from "../cache/key.ts";
+import { buildCacheKey } from "../cache/key.ts";
+import type { PurgeSelector } from "../cache/tier.ts";
+import type { CacheReport, TieredCache } from "../cache/tiered_cache.ts";
 import { ProxyError } from "../errors.ts";
 import { formDecode } from "../http/form_decode.ts";
 
@@ -16,7 +17,7 @@ export interface CacheAdminContext {
   path: string;
   rawQuery: string;
   /** undefined when the config has no `cache` block. */
-  store: CacheStore | undefined;
+  cache: TieredCache | undefined;
   /** Configured bucket names (purge/stats of an unknown bucket is a 404, not a silent 0). */
   buckets: ReadonlySet<string>;
 }
@@ -61,9 +62,9 @@ function requireBucket(name: string, buckets: ReadonlySet<string>): void {
 }
 
 /** Answers one cache admin request; the caller has already passed `guardAdmin`. */
-export function handleCacheAdmin(ctx: CacheAdminContext): Response {
-  const store = ctx.store;
-  if (store === undefined) {
+export async function handleCacheAdmin(ctx: CacheAdminContext): Promise<Response> {
+  const cache = ctx.cache;
+  if (cache === undefined) {
     throw new ProxyError("cache_disabled", {
       message: "Cache is not enabled: add a `cache` block to the config to use the cache API.",
       source: "client",
@@ -72,12 +73,12 @@ export function handleCacheAdmin(ctx: CacheAdminContext): Response {
   const { path } = ctx;
   if (path === "/admin/cache/purge") {
     requireMethod(ctx.method, "POST");
-    const items = store.stats().items;
-    store.clear();
+    const deleted = await purge(cache, { kind: "all" });
     return json({
       status: "success",
       message: "Cache purged successfully",
-      entries_deleted: items,
+      entries_deleted: deleted,
+      tiers: cache.tierNames,
       timestamp: nowSeconds(),
     });
   }
@@ -89,8 +90,9 @@ export function handleCacheAdmin(ctx: CacheAdminContext): Response {
     requireBucket(bucket, ctx.buckets);
     if (slash === -1 || slash === rest.length - 1) {
       const prefix = prefixParam(ctx.rawQuery);
-      const deleted = store.deleteMatching(
-        prefix === undefined ? isBucketKey(bucket) : isPrefixKey(bucket, prefix),
+      const deleted = await purge(
+        cache,
+        prefix === undefined ? { kind: "bucket", bucket } : { kind: "prefix", bucket, prefix },
       );
       return json({
         status: "success",
@@ -102,7 +104,7 @@ export function handleCacheAdmin(ctx: CacheAdminContext): Response {
       });
     }
     const key = rest.slice(slash + 1);
-    const deleted = store.deleteMatching(isObjectKey(bucket, key));
+    const deleted = await purge(cache, { kind: "object", bucket, key });
     return json({
       status: "success",
       message: deleted > 0 ? "Cache entry purged" : "Cache entry not found",
@@ -115,31 +117,28 @@ export function handleCacheAdmin(ctx: CacheAdminContext): Response {
   }
   if (path === "/admin/cache/stats") {
     requireMethod(ctx.method, "GET");
-    const stats = store.stats();
-    const lookups = stats.hits + stats.misses;
-    return json({
-      status: "success",
-      data: {
-        hits: stats.hits,
-        misses: stats.misses,
-        hit_rate: (lookups === 0 ? 0 : stats.hits / lookups).toFixed(4),
-        evictions: stats.evictions,
-        current_size_bytes: stats.bytes,
-        current_item_count: stats.items,
-        max_size_bytes: stats.maxBytes,
-      },
-      timestamp: nowSeconds(),
-    });
+    const report = await cache.liveReport();
+    return json({ status: "success", data: statsData(report), timestamp: nowSeconds() });
   }
   if (path.startsWith("/admin/cache/stats/")) {
     requireMethod(ctx.method, "GET");
     const bucket = path.slice("/admin/cache/stats/".length);
     requireBucket(bucket, ctx.buckets);
-    const usage = store.usage(isBucketKey(bucket));
+    const rows = await usage(cache, { kind: "bucket", bucket });
+    const first = rows[0] ?? { items: 0, bytes: 0 };
     return json({
       status: "success",
       bucket,
-      data: { current_size_bytes: usage.bytes, current_item_count: usage.items },
+      data: {
+        current_size_bytes: first.bytes,
+        current_item_count: first.items,
+        tiers: Object.fromEntries(
+          rows.map((row) => [row.name, {
+            current_size_bytes: row.bytes,
+            current_item_count: row.items,
+          }]),
+        ),
+      },
       timestamp: nowSeconds(),
     });
   }
@@ -157,19 +156,21 @@ export function handleCacheAdmin(ctx: CacheAdminContext): Response {
   const bucket = key.slice(0, colon);
   const objectKey = key.slice(colon + 1);
   requireBucket(bucket, ctx.buckets);
-  const entry = store.peek(buildCacheKey(bucket, objectKey, undefined));
-  if (entry === undefined) {
+  const found = await cache.inspect(buildCacheKey(bucket, objectKey, undefined), Date.now());
+  if (found === undefined) {
     throw new ProxyError("object_not_found", {
       message: `Cache entry not found for "${key}".`,
       source: "client",
     });
   }
+  const entry = found.entry;
   return json({
     status: "success",
     key,
     data: {
       bucket,
       object_key: objectKey,
+      tier: found.tier,
       content_type: entry.headers.get("content-type"),
       content_length: entry.body.byteLength,
       etag: entry.etag ?? null,
@@ -179,6 +180,63 @@ export function handleCacheAdmin(ctx: CacheAdminContext): Response {
     },
     timestamp: nowSeconds(),
   });
+}
+
+/** The original's `data` shape (hit_rate a 4-decimal string), plus each tier's own counters. */
+function statsData(report: CacheReport): Record<string, unknown> {
+  const rate = (hits: number, misses: number) =>
+    (hits + misses === 0 ? 0 : hits / (hits + misses)).toFixed(4);
+  return {
+    hits: report.hits,
+    misses: report.misses,
+    hit_rate: rate(report.hits, report.misses),
+    evictions: report.evictions,
+    current_size_bytes: report.bytes,
+    current_item_count: report.items,
+    max_size_bytes: report.maxBytes,
+    tiers: Object.fromEntries(report.tiers.map((tier) => [tier.name, {
+      hits: tier.hits,
+      misses: tier.misses,
+      hit_rate: rate(tier.hits, tier.misses),
+      evictions: tier.evictions,
+      current_size_bytes: tier.bytes,
+      current_item_count: tier.items,
+      max_size_bytes: tier.maxBytes,
+      errors: tier.errors,
+    }])),
+  };
+}
+
+/** A purge whose failure (a tier or the bus unreachable) is a 502 that says what was not purged. */
+async function purge(cache: TieredCache, selector: PurgeSelector): Promise<number> {
+  try {
+    return await cache.purge(selector);
+  } catch (error) {
+    throw new ProxyError("upstream_error", {
+      message: `Failed to purge cache: ${
+        error instanceof Error ? error.message : String(error)
+      }. The reachable tiers were purged; retry once the failing one is back.`,
+      source: "origin",
+      cause: error,
+    });
+  }
+}
+
+async function usage(
+  cache: TieredCache,
+  selector: PurgeSelector,
+): Promise<Array<{ name: string; items: number; bytes: number }>> {
+  try {
+    return await cache.usage(selector);
+  } catch (error) {
+    throw new ProxyError("upstream_error", {
+      message: `Failed to read cache usage: ${
+        error instanceof Error ? error.message : String(error)
+      }.`,
+      source: "origin",
+      cause: error,
+    });
+  }
 }
 
 /** The decoded `prefix` query parameter, if given. */

@@ -54,6 +54,8 @@ export interface CacheTier {
   /** Items and bytes of what `selector` names. Rejects when the tier is unreachable. */
   usage(selector: PurgeSelector): Promise<{ items: number; bytes: number }>;
   stats(): TierStats;
+  /** Recounts items and bytes for `stats` when the tier cannot keep them current (Redis). */
+  refreshUsage?(): Promise<unknown>;
   /** Releases files, timers and connections; pending writes finish first. */
   close(): Promise<void>;
 }

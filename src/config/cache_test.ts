@@ -616,7 +616,9 @@ Deno.test("cache: an invalid bucket cache gets its error and no warning", () => 
 // ---- helpers and tables ---------------------------------------------------------------------
 
 Deno.test("cacheLayerProblem() accepts the three tiers, lowercase", () => {
-  for (const layer of ["memory", "disk", "redis"]) assert.equal(cacheLayerProblem(layer), undefined);
+  for (const layer of ["memory", "disk", "redis"]) {
+    assert.equal(cacheLayerProblem(layer), undefined);
+  }
   for (const layer of ["ram", "MEMORY", "Disk", ""]) {
     assert.ok(cacheLayerProblem(layer) !== undefined, layer);
   }

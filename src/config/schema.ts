@@ -20,11 +20,7 @@ import {
 } from "./schema_cache.ts";
 
 // The config modules import these from here; each is owned by the schema_*.ts file named.
-export {
-  IGNORED_KEYS,
-  NOT_YET_SUPPORTED,
-  type NotYetSupported,
-} from "./schema_unsupported.ts";
+export { IGNORED_KEYS, NOT_YET_SUPPORTED, type NotYetSupported } from "./schema_unsupported.ts";
 export {
   describeValue,
   isMapping,

@@ -130,8 +130,25 @@ export const s3Schema = z.strictObject(S3_SHAPE, {
 
 // ---- bucket ---------------------------------------------------------------------------------
 
+/**
+ * Bucket names appear in admin paths (/admin/cache/purge/{bucket}/{key}), in `bucket:key` of
+ * /admin/cache/info and in Redis keys (`prefix` + bucket + ":" + key): ":", "/" and control
+ * characters there would make one bucket's purge reach another's entries.
+ */
+export function bucketNameProblem(name: string): string | undefined {
+  // deno-lint-ignore no-control-regex -- control characters are exactly what is refused here
+  const bad = /[:/\x00-\x1f\x7f]/.exec(name);
+  if (bad === null) return undefined;
+  const shown = bad[0] === ":" || bad[0] === "/" ? `"${bad[0]}"` : "a control character";
+  return `${JSON.stringify(name)} contains ${shown}; a bucket name must not contain ":", "/" ` +
+    'or control characters (it is used in admin paths and cache keys), like "assets"';
+}
+
 export const BUCKET_SHAPE = {
-  name: nonEmptyString(),
+  name: nonEmptyString().superRefine((value, ctx) => {
+    const problem = bucketNameProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+  }),
   path_prefix: z.string({ error: expecting('a path starting with "/"') })
     .superRefine((value, ctx) => {
       const problem = pathPrefixProblem(value);

@@ -152,7 +152,9 @@ export const DISK_CACHE_SHAPE = {
 
 const diskCacheSchema = section(
   z.strictObject(DISK_CACHE_SHAPE, {
-    error: expecting("a mapping of disk cache settings (enabled, cache_dir, max_disk_cache_size_mb)"),
+    error: expecting(
+      "a mapping of disk cache settings (enabled, cache_dir, max_disk_cache_size_mb)",
+    ),
   }).transform((raw): DiskCacheConfig & { enabled: boolean } => ({
     enabled: raw.enabled,
     cacheDir: raw.cache_dir,
@@ -195,9 +197,11 @@ export const REDIS_CACHE_SHAPE = {
   redis_db: z.int({ error: expecting("a database number from 0 to 15") })
     .min(0, { error: expecting("a database number from 0 to 15") })
     .max(15, { error: expecting("a database number from 0 to 15") }).default(0),
-  redis_key_prefix: z.string({ error: expecting("a string like \"yatagarasu:\"", { text: true }) })
+  redis_key_prefix: z.string({ error: expecting('a string like "yatagarasu:"', { text: true }) })
     .default("yatagarasu:"),
-  redis_ttl_seconds: z.int({ error: expecting(`a whole number of seconds from 1 to ${MAX_SECONDS}`) })
+  redis_ttl_seconds: z.int({
+    error: expecting(`a whole number of seconds from 1 to ${MAX_SECONDS}`),
+  })
     .min(1, { error: expecting(`a whole number of seconds from 1 to ${MAX_SECONDS}`) })
     .max(MAX_SECONDS, { error: expecting(`a whole number of seconds from 1 to ${MAX_SECONDS}`) })
     .default(3600),

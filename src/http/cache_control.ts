@@ -189,16 +189,17 @@ export function isStorable(headers: Headers): boolean {
 
 /**
  * How many seconds past its freshness a response may be served when the origin fails
- * (`stale-if-error`, RFC 5861 §4), or undefined when the response does not allow it: the
- * directive is absent or its argument is not delta-seconds, or the response forbids serving stale
- * (`must-revalidate`, `proxy-revalidate`, `no-cache`, `no-store`; RFC 9111 §4.2.4). `s-maxage`
+ * (`stale-if-error`, RFC 5861 §4); 0 when the response forbids serving stale (`must-revalidate`,
+ * `proxy-revalidate`, `no-cache`, `no-store`; RFC 9111 §4.2.4), which no operator default may
+ * override; undefined when it does not say (no directive, or an argument that is not
+ * delta-seconds), so the operator's `cache.stale_if_error_seconds` applies. `s-maxage`
  * also implies proxy-revalidate (§5.2.2.10), but an explicit stale-if-error next to it is read as
  * the origin's more specific permission, as CDNs commonly do.
  */
 export function staleIfErrorSeconds(headers: Headers): number | undefined {
   const directives = parseCacheControl(headers.get("cache-control"));
   for (const name of ["must-revalidate", "proxy-revalidate", "no-cache", "no-store"]) {
-    if (directives.has(name)) return undefined;
+    if (directives.has(name)) return 0;
   }
   return directives.has("stale-if-error")
     ? deltaSeconds(directives.get("stale-if-error"))

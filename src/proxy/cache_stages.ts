@@ -1,8 +1,9 @@
 // Owns the `lookup` and `store` stages: serving hits with RFC 9110 semantics, filling the cache on misses.
 
-import type { CachedObject, CacheStore } from "../cache/cached_object.ts";
+import type { CachedObject } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
 import { SharedFill } from "../cache/shared_fill.ts";
+import type { TieredCache } from "../cache/tiered_cache.ts";
 import { ProxyError } from "../errors.ts";
 import { freshnessSeconds, isStorable, staleIfErrorSeconds } from "../http/cache_control.ts";
 import {
@@ -18,35 +19,58 @@ import type { RequestContext } from "./context.ts";
 
 /** What one bucket's requests need to use the cache. */
 export interface BucketCache {
-  store: CacheStore;
+  store: TieredCache;
   /** Larger objects stream through uncached. */
   maxItemBytes: number;
   /** TTL when S3 sends no s-maxage / max-age. */
   defaultTtlSeconds: number;
+  /** Seconds past expiry a copy may be served when S3 fails, unless the object's Cache-Control says. */
+  staleIfErrorSeconds: number;
   /** Fills in progress by cache key (shared by every bucket of the app; keys name the bucket). */
   inflight: Map<string, SharedFill>;
 }
 
 /**
- * `lookup`: answers from the cache when a fresh entry exists (X-Cache: HIT), else notes the key
- * for `store` and returns undefined. Runs after `authorize`, so a cached private object is only
- * ever served to a caller who was just allowed to read it.
+ * `lookup`: answers from the memory tier when a fresh entry exists (X-Cache: HIT), else notes the
+ * key for `store` and returns undefined (then `lookupLower` asks the slower tiers, if any). Runs
+ * after `authorize`, so a cached private object is only ever served to a caller who was just
+ * allowed to read it.
  */
 export function lookup(ctx: RequestContext, cache: BucketCache): Response | undefined {
   const key = buildCacheKey(ctx.bucket!.name, ctx.key, pickS3Query(ctx.rawQuery));
   ctx.cacheKey = key;
   const now = Date.now();
-  const entry = cache.store.get(key, now);
+  const entry = cache.store.getFresh(key, now);
   if (entry !== undefined) return serveCached(ctx, entry, now);
-  // An expired copy is revalidated rather than fetched again, unless the client sent Range or
-  // preconditions of its own (those go to S3 as they are).
+  if (!cache.store.hasLowerTiers) prepareMiss(ctx, cache, cache.store.peekStale(key));
+  return undefined;
+}
+
+/** `lookup`, continued below memory (disk, Redis): a fresh entry there is served and promoted. */
+export async function lookupLower(
+  ctx: RequestContext,
+  cache: BucketCache,
+): Promise<Response | undefined> {
+  const key = ctx.cacheKey!;
+  const now = Date.now();
+  const found = await cache.store.lookupLower(key, now);
+  if (found.fresh !== undefined) return serveCached(ctx, found.fresh, now);
+  prepareMiss(ctx, cache, cache.store.peekStale(key) ?? found.stale);
+  return undefined;
+}
+
+/**
+ * On a miss: an expired copy is revalidated rather than fetched again, unless the client sent
+ * Range or preconditions of its own (those go to S3 as they are); otherwise concurrent misses of
+ * one key share one upstream fetch (see SharedFill).
+ */
+function prepareMiss(ctx: RequestContext, cache: BucketCache, stale: CachedObject | undefined) {
   ctx.forwardedHeaders = pickForwardedHeaders(ctx.request.headers);
-  if (ctx.forwardedHeaders !== undefined) return undefined;
-  const stale = cache.store.peek(key);
+  if (ctx.forwardedHeaders !== undefined) return;
+  const key = ctx.cacheKey!;
   if (stale?.etag !== undefined) {
     ctx.staleEntry = stale;
   } else if (ctx.method === "GET") {
-    // Concurrent misses of one key share one upstream fetch (see SharedFill).
     const running = cache.inflight.get(key);
     if (running !== undefined) ctx.following = running;
     else {
@@ -55,7 +79,6 @@ export function lookup(ctx: RequestContext, cache: BucketCache): Response | unde
       ctx.leading = fill;
     }
   }
-  return undefined;
 }
 
 /**
@@ -110,15 +133,20 @@ export function renewAndServe(
 
 /**
  * When S3 fails while a stale copy exists, RFC 5861 `stale-if-error` (from the object's own
- * Cache-Control) allows serving it for that many seconds past its expiry, with X-Cache: STALE.
- * Returns undefined when it does not apply (the error then reaches the client).
+ * Cache-Control, else `cache.stale_if_error_seconds`) allows serving it for that many seconds
+ * past its expiry, with X-Cache: STALE. Returns undefined when it does not apply (the error then
+ * reaches the client).
  */
-export function serveStaleOnError(ctx: RequestContext, error: unknown): Response | undefined {
+export function serveStaleOnError(
+  ctx: RequestContext,
+  error: unknown,
+  cache: BucketCache,
+): Response | undefined {
   const stale = ctx.staleEntry;
   if (stale === undefined || !(error instanceof ProxyError) || error.status < 500) return undefined;
-  const allowance = staleIfErrorSeconds(stale.headers);
+  const allowance = staleIfErrorSeconds(stale.headers) ?? cache.staleIfErrorSeconds;
   const now = Date.now();
-  if (allowance === undefined || now > stale.expiresAt + allowance * 1000) return undefined;
+  if (allowance <= 0 || now > stale.expiresAt + allowance * 1000) return undefined;
   const response = serveCached(ctx, stale, now);
   if (response.headers.has("x-cache")) response.headers.set("x-cache", "STALE");
   return response;

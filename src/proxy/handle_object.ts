@@ -7,6 +7,7 @@ import { authenticate, authorize } from "./auth_stages.ts";
 import {
   follow,
   lookup,
+  lookupLower,
   releaseLead,
   renewAndServe,
   serveStaleOnError,
@@ -48,7 +49,8 @@ export async function handleObject(
   if (bucket.authorizer !== undefined) await authorize(ctx);
   const cache = bucket.cache;
   if (cache !== undefined) {
-    const hit = lookup(ctx, cache);
+    const hit = lookup(ctx, cache) ??
+      (cache.store.hasLowerTiers ? await lookupLower(ctx, cache) : undefined);
     if (hit !== undefined) return hit;
   }
   if (cache === undefined) return respond(ctx, await fetchObject(ctx));
@@ -61,7 +63,7 @@ export async function handleObject(
     upstream = await fetchObject(ctx);
   } catch (error) {
     releaseLead(ctx, cache, error);
-    const stale = serveStaleOnError(ctx, error);
+    const stale = serveStaleOnError(ctx, error, cache);
     if (stale !== undefined) return stale;
     throw error;
   }

@@ -2,11 +2,15 @@
 
 import assert from "node:assert/strict";
 import type { Config } from "../../src/config/types.ts";
-import { bucketConfig, buildTestApp, testConfig } from "../support/app_harness.ts";
+import { bucketConfig, buildTestApp, testCacheConfig, testConfig } from "../support/app_harness.ts";
 import { startFakeUpstream } from "../support/fake_upstream.ts";
 import { signHs256, testJwtConfig } from "../support/jwt_config.ts";
 
-const CACHE = { memory: { maxItemBytes: 1 << 20, maxCacheBytes: 8 << 20, defaultTtlSeconds: 60 } };
+const CACHE = testCacheConfig({
+  maxItemBytes: 1 << 20,
+  maxCacheBytes: 8 << 20,
+  defaultTtlSeconds: 60,
+});
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 async function withGateway(

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import type { BucketConfig, Config } from "../../src/config/types.ts";
-import { bucketConfig, buildTestApp, testConfig } from "../support/app_harness.ts";
+import { bucketConfig, buildTestApp, testCacheConfig, testConfig } from "../support/app_harness.ts";
 import { startFakeUpstream } from "../support/fake_upstream.ts";
 import { signHs256, testJwtConfig } from "../support/jwt_config.ts";
 
@@ -112,7 +112,11 @@ Deno.test("memory cache: hits, semantics and what is never stored", async (t) =>
         cache: { enabled: false, ttlSeconds: undefined, maxItemBytes: undefined },
       }),
     ]),
-    cache: { memory: { maxItemBytes: 1024, maxCacheBytes: 1024 * 1024, defaultTtlSeconds: 60 } },
+    cache: testCacheConfig({
+      maxItemBytes: 1024,
+      maxCacheBytes: 1024 * 1024,
+      defaultTtlSeconds: 60,
+    }),
   };
   const gw = await buildTestApp(config);
   // Stores happen in the background as the body streams; give them a tick.

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import type { Config } from "../../src/config/types.ts";
-import { bucketConfig, buildTestApp, testConfig } from "../support/app_harness.ts";
+import { bucketConfig, buildTestApp, testCacheConfig, testConfig } from "../support/app_harness.ts";
 import { startFakeUpstream } from "../support/fake_upstream.ts";
 
 const CHUNK = "x".repeat(1000);
@@ -22,7 +22,11 @@ async function withSlowUpstream(
     ...testConfig([
       bucketConfig({ name: "b", pathPrefix: "/b", bucket: "bkt", endpoint: upstream.endpoint }),
     ]),
-    cache: { memory: { maxItemBytes: 100_000, maxCacheBytes: 1 << 20, defaultTtlSeconds: 60 } },
+    cache: testCacheConfig({
+      maxItemBytes: 100_000,
+      maxCacheBytes: 1 << 20,
+      defaultTtlSeconds: 60,
+    }),
   };
   const gw = await buildTestApp(config);
   try {

@@ -1,7 +1,12 @@
 // Owns test helpers that build a Config and an App around a memory log, and serve it on loopback.
 
 import { type App, createApp } from "../../src/app.ts";
-import type { BucketConfig, Config } from "../../src/config/types.ts";
+import type {
+  BucketConfig,
+  CacheConfig,
+  Config,
+  MemoryCacheConfig,
+} from "../../src/config/types.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { startServer } from "../../src/server.ts";
 
@@ -53,6 +58,22 @@ export function testConfig(buckets: BucketConfig[], requestTimeout = 10): Config
     server: { address: "127.0.0.1", port: 0, requestTimeout, shutdownTimeout: 5 },
     buckets,
     logging: { level: "info", format: "json" },
+  };
+}
+
+/** A resolved `cache` with a memory tier of `memory` and every other default (overridable). */
+export function testCacheConfig(
+  memory: MemoryCacheConfig,
+  overrides: Partial<CacheConfig> = {},
+): CacheConfig {
+  return {
+    layers: ["memory"],
+    memory,
+    disk: undefined,
+    redis: undefined,
+    warming: { concurrency: 10, rateLimit: 100 },
+    staleIfErrorSeconds: 0,
+    ...overrides,
   };
 }
 
