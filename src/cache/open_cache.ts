@@ -14,6 +14,9 @@ export interface OpenCacheOptions {
   log: (level: "info" | "warn", event: string, fields: Record<string, unknown>) => void;
 }
 
+/** How long start-up waits for Redis before serving without it (it reconnects later by itself). */
+const REDIS_STARTUP_WAIT_MS = 2000;
+
 /** Events worth a warning: a tier that fails is degraded service an operator must hear about. */
 const WARN_EVENTS = /unavailable|error|damaged|failed|invalid/;
 
@@ -40,7 +43,10 @@ export async function openCache(
         const retainStaleMs =
           Math.max(config.staleIfErrorSeconds, config.memory.defaultTtlSeconds) *
           1000;
-        lower.push(new RedisStore(config.redis, { log, retainStaleMs }));
+        const redis = new RedisStore(config.redis, { log, retainStaleMs });
+        lower.push(redis);
+        // Not an error when it stays down: the tier answers misses until it reconnects.
+        await redis.whenReady(REDIS_STARTUP_WAIT_MS);
       }
     }
   } catch (error) {

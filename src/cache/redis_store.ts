@@ -194,6 +194,24 @@ export class RedisStore implements CacheTier {
     return this.#client.status === "ready";
   }
 
+  /**
+   * Resolves true once connected, or false after `timeoutMs`: lets start-up give Redis a moment
+   * so the first requests use it, without ever failing because it is down.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        this.#client.off("ready", onReady);
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.#client.on("ready", onReady);
+    });
+  }
+
   async get(key: string, nowMs: number): Promise<CachedObject | undefined> {
     let raw: Buffer | null;
     try {

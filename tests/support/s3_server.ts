@@ -44,6 +44,8 @@ export interface TestS3Server {
     body: Uint8Array | string,
     options?: PutObjectOptions,
   ): Promise<{ etag: string }>;
+  /** Requests the server received so far ("GET /bucket/key?query"), in order: to count upstream fetches. */
+  requests(): string[];
   /** Stops listening, drops open connections, revokes extra key pairs, removes the temp dir. */
   close(): Promise<void>;
 }
@@ -95,6 +97,7 @@ function dropKeyPair(accessKeyId: string): void {
 
 interface NodeHttpServer {
   closeAllConnections?: () => void;
+  on(event: "request", listener: (request: { method?: string; url?: string }) => void): void;
 }
 interface S3rverInstance {
   run(): Promise<{ address: string; port: number }>;
@@ -126,6 +129,9 @@ export async function startS3Server(options: StartS3ServerOptions = {}): Promise
     }) as unknown as S3rverInstance;
     const { port } = await server.run();
     const running = server;
+    // A second "request" listener sees every request s3rver answers, without changing it.
+    const seen: string[] = [];
+    running.httpServer?.on("request", (request) => seen.push(`${request.method} ${request.url}`));
     const endpoint = `http://127.0.0.1:${port}`;
     const host = `127.0.0.1:${port}`;
     const signer = new SigV4Signer({
@@ -142,6 +148,7 @@ export async function startS3Server(options: StartS3ServerOptions = {}): Promise
       accessKeyId: "S3RVER",
       secretAccessKey: "S3RVER",
       directory,
+      requests: () => [...seen],
       async putObject(bucket, key, body, putOptions = {}) {
         const bytes = typeof body === "string" ? encoder.encode(body) : body;
         const canonicalUri = `/${bucket}/${encodeS3Key(key)}`;
