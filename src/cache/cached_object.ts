@@ -1,5 +1,7 @@
 // Owns CachedObject: one complete S3 object as the cache keeps it, and the CacheStore interface.
 
+import { parseHttpDate } from "../http/http_date.ts";
+
 /** A complete 200 response from S3: never a partial, truncated or errored body. */
 export interface CachedObject {
   /**
@@ -17,6 +19,28 @@ export interface CachedObject {
   storedAt: number;
   /** Epoch ms after which the entry is no longer served. */
   expiresAt: number;
+}
+
+/**
+ * The entry for a complete 200 body: `headers` are the ones to replay (already stripped of
+ * per-request ones), validators come from them, and it is fresh for `ttlSeconds` from `nowMs`.
+ */
+export function newCachedObject(
+  headers: Headers,
+  body: Uint8Array<ArrayBuffer>,
+  ttlSeconds: number,
+  nowMs: number,
+): CachedObject {
+  const lastModified = headers.get("last-modified");
+  const lastModifiedSeconds = lastModified === null ? undefined : parseHttpDate(lastModified);
+  return {
+    headers,
+    body,
+    etag: headers.get("etag") ?? undefined,
+    lastModifiedMs: lastModifiedSeconds === undefined ? undefined : lastModifiedSeconds * 1000,
+    storedAt: nowMs,
+    expiresAt: nowMs + ttlSeconds * 1000,
+  };
 }
 
 export interface CacheStats {

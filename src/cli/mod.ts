@@ -2,6 +2,7 @@
 
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { VERSION } from "../version.ts";
+import { runPurge } from "./purge.ts";
 import { runServe } from "./serve.ts";
 import { runSignUrl } from "./sign_url.ts";
 import { type CommandIO, runValidateConfig } from "./validate_config.ts";
@@ -60,6 +61,23 @@ export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promi
     .option("--param <name=value...>", "extra query parameters to sign")
     .action(async (options) => {
       exitCode = await runSignUrl(options, io);
+    });
+
+  program.command("purge")
+    .description(
+      "Purge cached objects through a running gateway's admin API, or on the disk/Redis tiers " +
+        "directly when no gateway answers.",
+    )
+    .requiredOption("-c, --config <file>", "config file", "config.yaml")
+    .option("--bucket <name>", "gateway bucket name (buckets[].name)")
+    .option("--key <key>", "one object key (every variant of it)")
+    .option("--prefix <prefix>", "every key of the bucket starting with this")
+    .option("--all", "everything in every bucket")
+    .option("--url <url>", "gateway base URL (default http://server.address:server.port)")
+    .option("--token <jwt>", "admin token (default $YATAGARASU_ADMIN_TOKEN)")
+    .option("--direct", "skip the gateway; purge the configured disk/Redis tiers")
+    .action(async (options) => {
+      exitCode = await runPurge(options, io);
     });
 
   try {

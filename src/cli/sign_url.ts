@@ -6,6 +6,7 @@ import { formatIssue, loadConfigFile } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { BucketRouter } from "../routing/bucket_router.ts";
 import { parseDuration } from "./duration.ts";
+import { localGatewayUrl } from "./gateway_url.ts";
 import type { CommandIO } from "./validate_config.ts";
 
 export interface SignUrlOptions {
@@ -161,22 +162,8 @@ function resolveBase(
   base: string | undefined,
 ): string | { ok: false; error: string } {
   if (base === undefined) {
-    const { address, port } = config.server;
-    if (port === 0) {
-      return fail(
-        "server.port is 0 (any free port), so the gateway's URL is not known; pass --base with it",
-      );
-    }
-    let host = address === "" || address === "0.0.0.0" ? "127.0.0.1" : address;
-    if (host === "::" || host === "[::]") host = "[::1]";
-    else if (host.includes(":") && !host.startsWith("[")) host = `[${host}]`;
-    try {
-      return new URL(`http://${host}:${port}`).origin;
-    } catch {
-      return fail(
-        `cannot build a URL from server.address ${JSON.stringify(address)}; pass --base`,
-      );
-    }
+    const local = localGatewayUrl(config, "--base");
+    return local.ok ? local.url : fail(local.error);
   }
   let url: URL;
   try {

@@ -1,6 +1,6 @@
 // Owns the `lookup` and `store` stages: serving hits with RFC 9110 semantics, filling the cache on misses.
 
-import type { CachedObject } from "../cache/cached_object.ts";
+import { type CachedObject, newCachedObject } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
 import { SharedFill } from "../cache/shared_fill.ts";
 import type { TieredCache } from "../cache/tiered_cache.ts";
@@ -11,7 +11,6 @@ import {
   isRangeApplicable,
   NOT_MODIFIED_HEADERS,
 } from "../http/conditional.ts";
-import { parseHttpDate } from "../http/http_date.ts";
 import { contentRange, parseRange, unsatisfiedRange } from "../http/range.ts";
 import { pickForwardedHeaders } from "../http/headers.ts";
 import { pickS3Query } from "../origin/s3_query.ts";
@@ -242,17 +241,7 @@ export function storeWhileStreaming(
   collect(toCache, length, fill).then((body) => {
     if (fill !== undefined) removeFill(cache, key, fill);
     if (body === undefined) return;
-    const now = Date.now();
-    const lastModified = response.headers.get("last-modified");
-    const lastModifiedSeconds = lastModified === null ? undefined : parseHttpDate(lastModified);
-    cache.store.set(key, {
-      headers: snapshot,
-      body,
-      etag: response.headers.get("etag") ?? undefined,
-      lastModifiedMs: lastModifiedSeconds === undefined ? undefined : lastModifiedSeconds * 1000,
-      storedAt: now,
-      expiresAt: now + ttlSeconds * 1000,
-    });
+    cache.store.set(key, newCachedObject(snapshot, body, ttlSeconds, Date.now()));
   });
   return new Response(toClient, { status: 200, headers: response.headers });
 }
@@ -261,7 +250,7 @@ export function storeWhileStreaming(
  * Reads exactly `length` bytes, passing each chunk on to the followers of `fill`; undefined (and
  * the followers' streams fail) when the stream errors or delivers another length.
  */
-async function collect(
+export async function collect(
   stream: ReadableStream<Uint8Array>,
   length: number,
   fill: SharedFill | undefined,

@@ -1,0 +1,72 @@
+// Owns warmObject: fetching one object from its bucket's origin into the cache, as prewarm tasks do.
+
+import { newCachedObject } from "../cache/cached_object.ts";
+import { buildCacheKey } from "../cache/key.ts";
+import { freshnessSeconds, isStorable } from "../http/cache_control.ts";
+import { stripResponseHeaders } from "../http/headers.ts";
+import type { Origin } from "../origin/origin.ts";
+import { type BucketCache, collect } from "./cache_stages.ts";
+
+/** What warming one object did. */
+export interface WarmResult {
+  /** Bytes stored (0 when the object was not cached). */
+  bytes: number;
+  cached: boolean;
+  /** Why it was not cached, in words for the task's report. */
+  skipped?: string;
+}
+
+export interface WarmTarget {
+  /** The gateway bucket name (cache keys use it). */
+  name: string;
+  origin: Origin;
+  cache: BucketCache;
+  /** Milliseconds S3 may take to answer. */
+  timeoutMs: number;
+}
+
+/**
+ * GETs `key` and stores it under the same rules as a client's miss: a complete 200 of a storable
+ * object no larger than the bucket's bound, TTL from s-maxage/max-age or the default. Rejects
+ * with the ProxyError of a failed fetch (S3 error, timeout) or a truncated body.
+ */
+export async function warmObject(
+  target: WarmTarget,
+  key: string,
+  signal: AbortSignal,
+): Promise<WarmResult> {
+  const response = await target.origin.fetch({
+    method: "GET",
+    key,
+    query: undefined,
+    headers: undefined,
+    signal,
+    timeoutMs: target.timeoutMs,
+  });
+  const skip = (why: string): WarmResult => {
+    response.body?.cancel().catch(() => {});
+    return { bytes: 0, cached: false, skipped: why };
+  };
+  const length = Number(response.headers.get("content-length"));
+  if (response.status !== 200 || response.body === null) {
+    return skip(`S3 answered ${response.status}`);
+  }
+  if (!Number.isSafeInteger(length)) return skip("S3 sent no Content-Length");
+  if (length > target.cache.maxItemBytes) {
+    return skip(`${length} bytes is over the bucket's max_item_size_mb`);
+  }
+  if (!isStorable(response.headers)) return skip("S3 marked it no-store or private");
+  const ttlSeconds = freshnessSeconds(response.headers, target.cache.defaultTtlSeconds);
+  if (ttlSeconds <= 0) return skip("its TTL is 0");
+  const body = await collect(response.body, length, undefined);
+  if (body === undefined) throw new Error(`the body of "${key}" ended before ${length} bytes`);
+  // The headers a client's miss would have cached (see `respond`).
+  const headers = new Headers(response.headers);
+  stripResponseHeaders(headers);
+  headers.set("accept-ranges", "bytes");
+  target.cache.store.set(
+    buildCacheKey(target.name, key, undefined),
+    newCachedObject(headers, body, ttlSeconds, Date.now()),
+  );
+  return { bytes: length, cached: true };
+}
