@@ -22,6 +22,8 @@ export const ERROR_CODE = {
   /** An admin cache route on a gateway without a `cache` block. */
   cache_disabled: { status: 404, title: "Not Found" },
   method_not_allowed: { status: 405, title: "Method Not Allowed" },
+  /** A request that the resource's current state rules out (cancelling a finished prewarm task). */
+  conflict: { status: 409, title: "Conflict" },
   precondition_failed: { status: 412, title: "Precondition Failed" },
   range_not_satisfiable: { status: 416, title: "Range Not Satisfiable" },
   internal: { status: 500, title: "Internal Server Error" },

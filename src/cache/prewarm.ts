@@ -125,6 +125,11 @@ export class PrewarmManager {
     this.#pace = new Pacer(options.ratePerSecond);
   }
 
+  /** True once close() has been called; create() then throws. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Starts a task in the background and returns it (status "pending"). */
   create(request: PrewarmRequest): PrewarmTask {
     if (this.#closed) throw new Error("PrewarmManager is closed");

@@ -396,6 +396,7 @@ Deno.test("close() cancels running tasks, waits for them, and refuses new ones",
   await m.close();
   assert.equal(active, 0, "in-flight warms were aborted before close() resolved");
   assert.equal(m.get(a.id)?.status, "cancelled");
+  assert.equal(m.closed, true);
   assert.throws(() => m.create({ bucket: "x", path: "z/" }), /closed/);
 });
 
