@@ -11,6 +11,9 @@ import { ProxyError } from "./errors.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { describeError, type Logger } from "./observe/log.ts";
 import { openCache } from "./cache/open_cache.ts";
+import type { PrewarmManager } from "./cache/prewarm.ts";
+import { handlePrewarm, isPrewarmPath } from "./admin/prewarm_routes.ts";
+import { createPrewarmManager } from "./proxy/prewarm_source.ts";
 import type { TieredCache } from "./cache/tiered_cache.ts";
 import type { SharedFill } from "./cache/shared_fill.ts";
 import { DeadlineSweeper } from "./origin/deadlines.ts";
@@ -62,6 +65,8 @@ interface Generation {
   /** The top-level JWT's authenticator (admin routes check admin_claims with it). */
   adminAuthenticator: JwtAuthenticator | undefined;
   bucketNames: ReadonlySet<string>;
+  /** The buckets by name (admin routes and prewarm tasks address them so). */
+  buckets: ReadonlyMap<string, BucketRuntime>;
 }
 
 /** How one bucket uses the shared cache (its own TTL and size bound), or not at all. */
@@ -150,6 +155,7 @@ async function buildGeneration(
       authorizers,
       adminAuthenticator,
       bucketNames: new Set(config.buckets.map((bucket) => bucket.name)),
+      buckets: new Map(buckets.map((bucket) => [bucket.name, bucket])),
     };
   } catch (error) {
     // A half-built generation must not leave JWKS timers behind.
@@ -178,6 +184,18 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     log: (level, event, fields) => logger.log(level, event, fields),
   });
   const fills = new Map<string, SharedFill>();
+  // Prewarm tasks outlive a generation too: each call looks its bucket up in the current one.
+  const prewarm: PrewarmManager | undefined = config.cache === undefined
+    ? undefined
+    : createPrewarmManager(config.cache.warming, (name) => {
+      const bucket = generation.buckets.get(name);
+      return bucket === undefined ? undefined : {
+        name: bucket.name,
+        origin: bucket.origin,
+        cache: bucket.cache,
+        timeoutSeconds: bucket.config.s3.timeout,
+      };
+    }, logger);
   let generation: Generation;
   try {
     generation = await buildGeneration(config, deps, deadlines, cache, fills);
@@ -313,9 +331,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     rawQuery: string,
     clientIp: string,
   ): Promise<Response> {
-    if (!isCacheAdminPath(path)) {
+    if (!isCacheAdminPath(path) && !isPrewarmPath(path)) {
       throw new ProxyError("route_not_found", {
-        message: `No admin route "${path}"; the admin API is /admin/cache/{purge,stats,info}.`,
+        message:
+          `No admin route "${path}"; the admin API is /admin/cache/{purge,stats,info,prewarm}.`,
         source: "client",
       });
     }
@@ -324,6 +343,15 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       anyJwt: config.buckets.some((bucket) => bucket.jwt !== undefined),
       allowUnauthenticated: config.admin?.allowUnauthenticated ?? false,
     });
+    if (isPrewarmPath(path)) {
+      return handlePrewarm({
+        method: request.method,
+        path,
+        body: () => request.text(),
+        manager: prewarm,
+        buckets: generation.bucketNames,
+      });
+    }
     return handleCacheAdmin({
       method: request.method,
       path,
@@ -342,6 +370,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       deadlines.close();
       for (const authenticator of generation.authenticators) await authenticator.close();
       for (const authorizer of generation.authorizers) authorizer.close();
+      await prewarm?.close();
       await cache?.close();
     },
   };

@@ -146,7 +146,7 @@ Deno.test("POST body errors are 400s that say what to fix", async () => {
     assert.equal(res.json.error, "Bad Request");
     assert.equal(res.json.code, "bad_request");
     assert.equal(res.json.request_id, "req-1");
-    assert.match(res.json.message as string, message, body);
+    assert.match(res.json.message as string, message, String(body));
     for (const [name, value] of Object.entries(extra ?? {})) assert.equal(res.json[name], value);
   }
   const invalidJson = await call(manager, "POST", "/admin/cache/prewarm", "{bucket:");

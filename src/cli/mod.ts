@@ -5,6 +5,7 @@ import { VERSION } from "../version.ts";
 import { runPurge } from "./purge.ts";
 import { runServe } from "./serve.ts";
 import { runSignUrl } from "./sign_url.ts";
+import { runWarm } from "./warm.ts";
 import { type CommandIO, runValidateConfig } from "./validate_config.ts";
 
 /** The process's own streams; tests pass their own CommandIO instead. */
@@ -78,6 +79,25 @@ export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promi
     .option("--direct", "skip the gateway; purge the configured disk/Redis tiers")
     .action(async (options) => {
       exitCode = await runPurge(options, io);
+    });
+
+  program.command("warm")
+    .description(
+      "Fill the cache with every object under a prefix, through a running gateway's admin API, " +
+        "or into the disk/Redis tiers directly when no gateway answers.",
+    )
+    .requiredOption("-c, --config <file>", "config file", "config.yaml")
+    .requiredOption("--bucket <name>", "gateway bucket name (buckets[].name)")
+    .option("--prefix <prefix>", "key prefix to warm (default: the whole bucket)", "")
+    .option("--concurrency <n>", "objects fetched at once (default cache.warming.concurrency)")
+    .option("--rate <n>", "objects started per second (default cache.warming.rate_limit)")
+    .option("--max-files <n>", "warm at most this many objects")
+    .option("--url <url>", "gateway base URL (default http://server.address:server.port)")
+    .option("--token <jwt>", "admin token (default $YATAGARASU_ADMIN_TOKEN)")
+    .option("--direct", "skip the gateway; warm the configured disk/Redis tiers")
+    .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
+    .action(async (options) => {
+      exitCode = await runWarm(options, io);
     });
 
   try {

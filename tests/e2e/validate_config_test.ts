@@ -88,11 +88,11 @@ Deno.test("validate-config: not-yet-supported keys are errors naming the feature
     "resilience); remove it for now",
     `${file}:14:5 buckets[0].ip_filter: \`ip_filter\` is not supported yet (it lands with ` +
     "resilience and protection); remove it for now",
-    // Its ${REDIS_URL} is not reported, nor is the `cache` that holds it: only `redis` is unsupported.
-    `${file}:17:3 cache.redis: \`redis\` is not supported yet (it lands with the disk and Redis ` +
-    "tiers of caching); remove it for now",
+    // Its ${IMAGE_QUALITY} is not reported: the whole key is.
+    `${file}:16:1 image_optimization: \`image_optimization\` is not supported yet (it lands ` +
+    "with image optimization); remove it for now",
     // Its ${METRICS_PORT} is not reported: the whole key is.
-    `${file}:19:1 metrics: \`metrics\` is not supported yet (it lands with operations); ` +
+    `${file}:18:1 metrics: \`metrics\` is not supported yet (it lands with operations); ` +
     "remove it for now",
     `5 errors in ${file}`,
   ]);
