@@ -37,6 +37,9 @@ export interface RunningGateway {
   exited: Promise<number>;
 }
 
+/** How long a gateway may take to log "listening" (logging.level must be info or lower). */
+const START_TIMEOUT_MS = 30_000;
+
 /** Writes `configYaml` to a temp file, runs `serve` on it and waits for the "listening" line. */
 export async function startGateway(configYaml: string): Promise<RunningGateway> {
   const dir = await Deno.makeTempDir({ prefix: "yatagarasu-e2e-" });
@@ -66,6 +69,9 @@ export async function startGateway(configYaml: string): Promise<RunningGateway> 
   });
   const parsed = () =>
     stdoutText.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  // The "listening" line is logged at info: a config with a quieter level never shows it, and
+  // the test must then fail, not hang.
+  let timer: number | undefined;
   const listening = await new Promise<Record<string, unknown> | undefined>((resolve) => {
     const check = () => {
       const line = parsed().find((l) => l.msg === "listening");
@@ -73,10 +79,16 @@ export async function startGateway(configYaml: string): Promise<RunningGateway> 
     };
     onLine = check;
     exited.then(() => resolve(undefined));
+    timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      resolve(undefined);
+    }, START_TIMEOUT_MS);
     check();
   });
+  clearTimeout(timer);
   onLine = undefined;
   if (listening === undefined) {
+    await exited;
     throw new Error(`gateway exited before listening:\n${stderrText}\n${stdoutText}`);
   }
   return {
