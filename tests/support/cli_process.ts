@@ -71,7 +71,7 @@ export async function startGateway(configYaml: string): Promise<RunningGateway> 
     stdoutText.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
   // The "listening" line is logged at info: a config with a quieter level never shows it, and
   // the test must then fail, not hang.
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const listening = await new Promise<Record<string, unknown> | undefined>((resolve) => {
     const check = () => {
       const line = parsed().find((l) => l.msg === "listening");
