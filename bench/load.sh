@@ -90,11 +90,12 @@ expect_body() {
 
 # Free ports come from the kernel (bind to port 0) in one deno call; a tiny race is acceptable on loopback.
 mapfile -t PORTS < <(deno eval --quiet '
-  const ls = Array.from({ length: 8 }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  const ls = Array.from({ length: 9 }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
   for (const l of ls) console.log(l.addr.port);
   for (const l of ls) l.close();')
 P_ORIGIN="${PORTS[0]}" P_NGINX_PASS="${PORTS[1]}" P_NGINX_CACHE="${PORTS[2]}"
 P_DENO_PASS="${PORTS[3]}" P_DENO_FIXED="${PORTS[4]}" P_GATEWAY="${PORTS[5]}" P_GATEWAY_CACHED="${PORTS[6]}"
+P_DENO_MAP="${PORTS[7]}"
 
 # --- the fast origin: nginx serving files laid out path-style /<bucket>/<key> --------------------
 mkdir -p "$TMP/origin/$BUCKET" "$TMP/origin-nginx/logs" "$TMP/proxy-nginx/logs" "$TMP/proxy-nginx/cache"
@@ -196,6 +197,9 @@ PID_DENO_PASS=$LAST_PID
 start deno_fixed env PORT="$P_DENO_FIXED" SIZE="$SMALL_SIZE" \
   deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
 PID_DENO_FIXED=$LAST_PID
+start deno_map env PORT="$P_DENO_MAP" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
+  deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_map_cache.ts"
+PID_DENO_MAP=$LAST_PID
 
 need_up() { # need_up <url> <seconds> <pid> <what> <log file>
   if ! wait_http "$1" "$2" "$3"; then
@@ -208,6 +212,7 @@ need_up "http://127.0.0.1:$P_ORIGIN/" 10 "$PID_ORIGIN" "origin nginx" "$TMP/orig
 need_up "http://127.0.0.1:$P_NGINX_PASS/" 10 "$PID_PROXY" "proxy nginx" "$TMP/proxy-nginx/logs/error.log"
 need_up "http://127.0.0.1:$P_DENO_PASS/" 30 "$PID_DENO_PASS" "deno passthrough" "$TMP/deno_pass.log"
 need_up "http://127.0.0.1:$P_DENO_FIXED/" 30 "$PID_DENO_FIXED" "deno fixed" "$TMP/deno_fixed.log"
+need_up "http://127.0.0.1:$P_DENO_MAP/" 30 "$PID_DENO_MAP" "deno map-cache" "$TMP/deno_map.log"
 
 # --- the gateway ---------------------------------------------------------------------------------
 GATEWAY_OK=0
@@ -263,6 +268,7 @@ expect_body "http://127.0.0.1:$P_NGINX_PASS$SMALL_PATH" "$SMALL_SIZE"
 expect_body "http://127.0.0.1:$P_DENO_PASS$SMALL_PATH" "$SMALL_SIZE"
 expect_body "http://127.0.0.1:$P_DENO_PASS$LARGE_PATH" "$LARGE_SIZE"
 expect_body "http://127.0.0.1:$P_DENO_FIXED/" "$SMALL_SIZE"
+expect_body "http://127.0.0.1:$P_DENO_MAP$SMALL_PATH" "$SMALL_SIZE" # fills its Map
 if [ "$GATEWAY_OK" = 1 ]; then
   if ! expect_body "http://127.0.0.1:$P_GATEWAY$SMALL_PATH" "$SMALL_SIZE" ||
     ! expect_body "http://127.0.0.1:$P_GATEWAY$LARGE_PATH" "$LARGE_SIZE"; then
@@ -323,6 +329,7 @@ S="$STREAM_CONNECTIONS"
 SMALL_TARGETS=(
   "nginx proxy_cache hit|$C|http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH"
   "deno fixed body|$C|http://127.0.0.1:$P_DENO_FIXED/"
+  "deno map-cache hit|$C|http://127.0.0.1:$P_DENO_MAP$SMALL_PATH"
   "nginx passthrough|$C|http://127.0.0.1:$P_NGINX_PASS$SMALL_PATH"
   "deno passthrough|$C|http://127.0.0.1:$P_DENO_PASS$SMALL_PATH"
 )
@@ -385,6 +392,7 @@ awk -F'\t' '
       rps[n] = median(n SUBSEP "rps", count[n SUBSEP "rps"])
       bps[n] = median(n SUBSEP "bps", count[n SUBSEP "bps"])
       p99 = count[n SUBSEP "p99"] ? sprintf("%.2f", median(n SUBSEP "p99", count[n SUBSEP "p99"])) : "-"
+      if (p99 != "-") p99v[n] = p99 + 0
       printf "%-24s %12.0f %10s %10.3f %8d\n", n, rps[n], p99, bps[n] / 1073741824, errors[n]
     }
     print ""
@@ -404,8 +412,18 @@ awk -F'\t' '
       printf "deno stream / origin sendfile (50 MiB):        %.2fx  (context)\n", bps["deno stream 50MiB"] / bps["origin sendfile 50MiB"]
     if (rps["deno fixed body"] > 0)
       printf "deno passthrough / deno fixed (1 KiB):         %.2fx  (context: cost of the upstream fetch)\n", rps["deno passthrough"] / rps["deno fixed body"]
-    if ("gateway cache hit" in rps && rps["nginx proxy_cache hit"] > 0)
-      printf "gateway cache hit / nginx proxy_cache hit:     %.2fx  (context)\n", rps["gateway cache hit"] / rps["nginx proxy_cache hit"]
+    if ("gateway cache hit" in rps && rps["nginx proxy_cache hit"] > 0) {
+      r = rps["gateway cache hit"] / rps["nginx proxy_cache hit"]
+      printf "gateway cache hit / nginx proxy_cache hit:     %.3fx  (target >= 0.65x)%s\n", r, (r >= 0.65 ? "" : "  BELOW TARGET")
+    }
+    if ("gateway cache hit" in rps && rps["deno map-cache hit"] > 0) {
+      r = rps["gateway cache hit"] / rps["deno map-cache hit"]
+      printf "gateway cache hit / deno map-cache hit:        %.3fx  (target >= 0.90x)%s\n", r, (r >= 0.9 ? "" : "  BELOW TARGET")
+    }
+    if ("gateway cache hit" in p99v && p99v["nginx proxy_cache hit"] > 0) {
+      r = p99v["gateway cache hit"] / p99v["nginx proxy_cache hit"]
+      printf "gateway cache hit p99 / nginx proxy_cache p99: %.2fx  (target <= 2x)%s\n", r, (r <= 2 ? "" : "  ABOVE TARGET")
+    }
     if ("gateway cache hit" in rps && rps["deno fixed body"] > 0)
       printf "gateway cache hit / deno fixed body:           %.2fx  (context: the runtime ceiling)\n", rps["gateway cache hit"] / rps["deno fixed body"]
     if (!("gateway" in rps)) print "gateway: not measured (see messages above)"
