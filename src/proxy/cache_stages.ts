@@ -173,6 +173,7 @@ function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Res
       if (value !== null) kept.set(name, value);
     }
     setHitHeaders(kept, ctx, entry, now);
+    ctx.bodyBytes = 0;
     return new Response(null, { status: 304, headers: kept });
   }
   const rangeHeader = requestHeaders.get("range");
@@ -187,6 +188,7 @@ function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Res
     }
     if (range.kind === "partial") {
       const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
+      ctx.bodyBytes = body === null ? 0 : body.byteLength;
       const response = new Response(body, { status: 206, headers: entry.headers });
       response.headers.set("content-range", contentRange(range.start, range.end, size));
       response.headers.set("content-length", String(range.end - range.start + 1));
@@ -194,6 +196,7 @@ function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Res
       return response;
     }
   }
+  ctx.bodyBytes = ctx.method === "HEAD" ? 0 : size;
   const response = new Response(ctx.method === "HEAD" ? null : entry.body, {
     status: 200,
     headers: entry.headers,

@@ -97,9 +97,9 @@ export async function buildTestApp(config: Config): Promise<TestApp> {
     log,
     logger,
     request: (path, init) =>
-      app.handle(new Request(`http://gateway.test${path}`, init), {
+      Promise.resolve(app.handle(new Request(`http://gateway.test${path}`, init), {
         remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
-      }),
+      })),
   };
 }
 
