@@ -1,6 +1,6 @@
 // Owns conditional requests (RFC 9110 §13): the §13.2.2 precondition order, If-Range, 304 headers.
 
-import { listMatches, parseEntityTag, parseEntityTagList, strongMatch } from "./etag.ts";
+import { listMatches, parseEntityTag, parseEntityTagList, strongMatch, trimOws } from "./etag.ts";
 import { parseHttpDate } from "./http_date.ts";
 
 /** What a precondition check tells the caller to do (RFC 9110 §13.2.2). */
@@ -92,15 +92,17 @@ export function evaluatePreconditions(
  *   Last-Modified is taken as strong, as nginx and std file_server do; §8.8.2.2 notes a date is
  *   only as strong as the origin's clock resolution, a risk accepted for S3's per-write dates.
  *
- * Anything else (a list, `*`, junk, a validator the representation lacks) → false, so the caller
- * sends the whole representation with 200, which is always a correct answer.
+ * Anything else (a list, `*`, junk, whitespace other than SP / HTAB around the value, a validator
+ * the representation lacks) → false, so the caller sends the whole representation with 200,
+ * which is always a correct answer.
  */
 export function isRangeApplicable(
   ifRangeHeader: string | null,
   representation: Validators,
 ): boolean {
   if (ifRangeHeader === null) return true;
-  const value = ifRangeHeader.trim();
+  // Only OWS (SP / HTAB) may surround the value (§5.6.3): with NBSP in front it is neither form.
+  const value = trimOws(ifRangeHeader);
   // An entity-tag starts with a quote or W/; an HTTP-date never does, so the forms cannot clash.
   if (value.startsWith('"') || value.startsWith("W/")) {
     const tag = parseEntityTag(value);

@@ -16,32 +16,13 @@ import {
 // HTTP-date parsers, its own calendar arithmetic (Date's, where the implementation uses
 // days-from-civil), and the §13.2.2 steps as the RFC words them. Choices the RFC leaves open and
 // the implementation documents are mirrored and marked "mirrored" below.
-//
-// Leniencies the implementation has but neither the RFC nor its doc comments grant are switchable
-// (see {@link Leniency}): AS_IMPLEMENTED for the agreement properties, RFC for the ignored
-// "known divergence" tests at the end of the file.
 
-interface Leniency {
-  /**
-   * etag.ts (the `*` test), conditional.ts (If-Range) and http_date.ts trim field values with
-   * String.prototype.trim, so VT, FF and NBSP count as whitespace; RFC 9110 §5.6.3 OWS is SP/HTAB.
-   */
-  readonly jsWhitespace: boolean;
-  /**
-   * http_date.ts resolves an rfc850-date's two-digit year by comparing calendar years ("more than
-   * 50 years after now" = year > this year + 50); §5.6.7 compares the timestamp ("a timestamp that
-   * appears to be more than 50 years in the future").
-   */
-  readonly rfc850PivotByYear: boolean;
-}
-const RFC: Leniency = { jsWhitespace: false, rfc850PivotByYear: false };
-const AS_IMPLEMENTED: Leniency = { jsWhitespace: true, rfc850PivotByYear: true };
-
-/** Removes whitespace at both ends (a field value has none, §5.5). */
-function strip(text: string, leniency: Leniency): string {
-  return leniency.jsWhitespace
-    ? text.replace(/^\s+|\s+$/g, "")
-    : text.replace(/^[ \t]+|[ \t]+$/g, "");
+/**
+ * Removes whitespace at both ends (a field value has none, §5.5). Whitespace is OWS, SP / HTAB
+ * (§5.6.3), only: NBSP (obs-text, so it can arrive on the wire), VT and FF are not.
+ */
+function strip(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
 }
 
 // Entity-tags (§8.8.3) ----------------------------------------------------------------------------
@@ -79,8 +60,8 @@ function weakEqual(a: ModelTag, b: ModelTag): boolean {
  * matches, and a member's opaque part runs from its opening quote to the next quote (a comma is an
  * etagc), with no closing quote meaning nothing after it can be read. `*` is only `*` alone.
  */
-function modelTagList(value: string, leniency: Leniency): "any" | ModelTag[] {
-  if (strip(value, leniency) === "*") return "any";
+function modelTagList(value: string): "any" | ModelTag[] {
+  if (strip(value) === "*") return "any";
   const tags: ModelTag[] = [];
   const separators = /[ \t,]*/y;
   const opening = /(W\/)?"/y;
@@ -170,12 +151,10 @@ function rfc850Year(
   twoDigits: number,
   fields: [monthName: string, day: number, hour: number, minute: number, second: number],
   nowMs: number,
-  leniency: Leniency,
 ): number {
   const now = new Date(nowMs);
   const thisYear = now.getUTCFullYear();
   const year = thisYear - (thisYear % 100) + twoDigits;
-  if (leniency.rfc850PivotByYear) return year > thisYear + 50 ? year - 100 : year;
   // "More than 50 years in the future": the fields, as a tuple, after the same instant 50 years on.
   const [monthName, day, hour, minute, second] = fields;
   const candidate = [year, MONTHS.indexOf(monthName), day, hour, minute, second];
@@ -193,13 +172,9 @@ function rfc850Year(
 }
 
 /** HTTP-date = IMF-fixdate / obs-date (§5.6.7), case-sensitive, to whole epoch seconds. */
-function modelHttpDate(
-  value: string | null,
-  nowMs: number,
-  leniency: Leniency,
-): number | undefined {
+function modelHttpDate(value: string | null, nowMs: number): number | undefined {
   if (value === null) return undefined;
-  const text = strip(value, leniency);
+  const text = strip(value);
   let m = IMF.exec(text);
   if (m !== null) {
     const [, day, month, year, hh, mm, ss] = m;
@@ -208,7 +183,7 @@ function modelHttpDate(
   m = RFC850.exec(text);
   if (m !== null) {
     const [, day, month, yy, hh, mm, ss] = m;
-    const year = rfc850Year(+yy!, [month!, +day!, +hh!, +mm!, +ss!], nowMs, leniency);
+    const year = rfc850Year(+yy!, [month!, +day!, +hh!, +mm!, +ss!], nowMs);
     return calendarSeconds(year, month!, +day!, +hh!, +mm!, +ss!);
   }
   m = ASCTIME.exec(text);
@@ -238,19 +213,15 @@ function lastModifiedSeconds(representation: Validators): number | undefined {
 }
 
 /** §13.1.1 If-Match: `*` → true (the representation exists); else a strong match in the list. */
-function ifMatchHolds(value: string, current: ModelTag | undefined, leniency: Leniency): boolean {
-  const list = modelTagList(value, leniency);
+function ifMatchHolds(value: string, current: ModelTag | undefined): boolean {
+  const list = modelTagList(value);
   if (list === "any") return true;
   return current !== undefined && list.some((tag) => strongEqual(tag, current));
 }
 
 /** §13.1.2 If-None-Match: `*` → false (the representation exists); false on any weak match. */
-function ifNoneMatchHolds(
-  value: string,
-  current: ModelTag | undefined,
-  leniency: Leniency,
-): boolean {
-  const list = modelTagList(value, leniency);
+function ifNoneMatchHolds(value: string, current: ModelTag | undefined): boolean {
+  const list = modelTagList(value);
   if (list === "any") return false;
   return !(current !== undefined && list.some((tag) => weakEqual(tag, current)));
 }
@@ -268,7 +239,6 @@ function modelPreconditions(
   fields: Fields,
   representation: Validators,
   nowMs: number,
-  leniency: Leniency,
 ): PreconditionResult {
   const current = modelEntityTag(representation.etag);
   const modified = lastModifiedSeconds(representation);
@@ -276,24 +246,24 @@ function modelPreconditions(
 
   // Step 1: If-Match present → false means 412.
   if (fields.ifMatch !== null) {
-    if (!ifMatchHolds(fields.ifMatch, current, leniency)) return "precondition_failed";
+    if (!ifMatchHolds(fields.ifMatch, current)) return "precondition_failed";
   } // Step 2: If-Match absent, If-Unmodified-Since present → false means 412. §13.1.4: ignored
   // when not a valid HTTP-date (a list of dates included) or without a modification date.
   else if (fields.ifUnmodifiedSince !== null) {
-    const since = modelHttpDate(fields.ifUnmodifiedSince, nowMs, leniency);
+    const since = modelHttpDate(fields.ifUnmodifiedSince, nowMs);
     if (since !== undefined && modified !== undefined && modified > since) {
       return "precondition_failed";
     }
   }
   // Step 3: If-None-Match present → false means 304 for GET/HEAD, 412 otherwise.
   if (fields.ifNoneMatch !== null) {
-    if (!ifNoneMatchHolds(fields.ifNoneMatch, current, leniency)) {
+    if (!ifNoneMatchHolds(fields.ifNoneMatch, current)) {
       return getOrHead ? "not_modified" : "precondition_failed";
     }
   } // Step 4: GET/HEAD, If-None-Match absent, If-Modified-Since present → false means 304.
   // §13.1.3: ignored when not a valid HTTP-date, more than one member, or no modification date.
   else if (getOrHead && fields.ifModifiedSince !== null) {
-    const since = modelHttpDate(fields.ifModifiedSince, nowMs, leniency);
+    const since = modelHttpDate(fields.ifModifiedSince, nowMs);
     if (since !== undefined && modified !== undefined && modified <= since) return "not_modified";
   }
   // Steps 5-6 (If-Range, then the method) are the caller's.
@@ -311,16 +281,15 @@ function modelIfRange(
   value: string | null,
   representation: Validators,
   nowMs: number,
-  leniency: Leniency,
 ): boolean {
   if (value === null) return true;
-  const text = strip(value, leniency);
+  const text = strip(value);
   const tag = modelEntityTag(text);
   if (tag !== undefined) {
     const current = modelEntityTag(representation.etag);
     return current !== undefined && strongEqual(tag, current);
   }
-  const date = modelHttpDate(text, nowMs, leniency);
+  const date = modelHttpDate(text, nowMs);
   const modified = lastModifiedSeconds(representation);
   return date !== undefined && modified !== undefined && date === modified;
 }
@@ -356,7 +325,7 @@ const baseArb = fc.oneof(
   fc.integer({ min: MIN_S / 60, max: Math.floor(MAX_S / 60) }).map((minute) => minute * 60 + 59),
   // Where an rfc850-date's two-digit year flips century,
   fc.integer({ min: NOW_S + 49 * YEAR_S, max: NOW_S + 51 * YEAR_S }),
-  // and the part of year now+50 that is more than 50 years ahead (see the known divergences).
+  // and the part of year now+50 that is more than 50 years ahead, so already in the past (§5.6.7).
   fc.integer({ min: FIFTY_YEARS_ON_S, max: END_OF_THAT_YEAR_S }),
 );
 
@@ -588,23 +557,37 @@ function describe(scenario: Scenario): string {
 
 const NUM_RUNS = 2000;
 
+/**
+ * Runs `fn` with Date.now() held at one instant, passed to `fn` too, so that the implementation
+ * (which reads the clock for rfc850-dates) and the model resolve two-digit years against the same
+ * "now" even when a second ticks between them and a generated date sits on the 50-year boundary.
+ */
+function withFixedNow<T>(fn: (nowMs: number) => T): T {
+  const realNow = Date.now;
+  const nowMs = realNow();
+  Date.now = () => nowMs;
+  try {
+    return fn(nowMs);
+  } finally {
+    Date.now = realNow;
+  }
+}
+
 // Properties --------------------------------------------------------------------------------------
 
 Deno.test("the model's HTTP-date parser reads the §5.6.7 examples and rejects near misses", () => {
   const at = 784_111_777;
   const now = Date.UTC(2026, 0, 1);
-  for (const leniency of [RFC, AS_IMPLEMENTED]) {
-    assert.equal(modelHttpDate("Sun, 06 Nov 1994 08:49:37 GMT", now, leniency), at);
-    assert.equal(modelHttpDate("Sunday, 06-Nov-94 08:49:37 GMT", now, leniency), at);
-    assert.equal(modelHttpDate("Sun Nov  6 08:49:37 1994", now, leniency), at);
-    assert.equal(modelHttpDate("Sun, 06 Nov 1994 08:49:60 GMT", now, leniency), at + 22);
-    assert.equal(modelHttpDate("Sat, 01 Jan 0000 00:00:00 GMT", now, leniency), MIN_S);
-    for (const bad of ["sun, 06 Nov 1994 08:49:37 GMT", "Sun, 31 Apr 1994 08:49:37 GMT", ""]) {
-      assert.equal(modelHttpDate(bad, now, leniency), undefined, bad);
-    }
+  assert.equal(modelHttpDate("Sun, 06 Nov 1994 08:49:37 GMT", now), at);
+  assert.equal(modelHttpDate("Sunday, 06-Nov-94 08:49:37 GMT", now), at);
+  assert.equal(modelHttpDate("Sun Nov  6 08:49:37 1994", now), at);
+  assert.equal(modelHttpDate("Sun, 06 Nov 1994 08:49:60 GMT", now), at + 22);
+  assert.equal(modelHttpDate("Sat, 01 Jan 0000 00:00:00 GMT", now), MIN_S);
+  for (const bad of ["sun, 06 Nov 1994 08:49:37 GMT", "Sun, 31 Apr 1994 08:49:37 GMT", ""]) {
+    assert.equal(modelHttpDate(bad, now), undefined, bad);
   }
   for (const form of ["imf", "rfc850", "asctime"] as const) {
-    assert.equal(modelHttpDate(httpDate(at, form), now, RFC), at, form);
+    assert.equal(modelHttpDate(httpDate(at, form), now), at, form);
   }
 });
 
@@ -613,15 +596,16 @@ Deno.test("evaluatePreconditions() agrees with the §13.2.2 model for any reques
     fc.property(scenarioArb, (scenario) => {
       const headers = requestHeaders(scenario);
       const representation = validatorsOf(scenario);
-      const actual = evaluatePreconditions({ method: scenario.method, headers }, representation);
-      const expected = modelPreconditions(
-        scenario.method,
-        fieldsOf(headers),
-        representation,
-        Date.now(),
-        AS_IMPLEMENTED,
-      );
-      assert.equal(actual, expected, describe(scenario));
+      withFixedNow((now) => {
+        const actual = evaluatePreconditions({ method: scenario.method, headers }, representation);
+        const expected = modelPreconditions(
+          scenario.method,
+          fieldsOf(headers),
+          representation,
+          now,
+        );
+        assert.equal(actual, expected, describe(scenario));
+      });
     }),
     { numRuns: NUM_RUNS },
   );
@@ -632,39 +616,13 @@ Deno.test("isRangeApplicable() agrees with the §13.1.5 model for any If-Range (
     fc.property(scenarioArb, (scenario) => {
       const value = requestHeaders(scenario).get("if-range");
       const representation = validatorsOf(scenario);
-      assert.equal(
-        isRangeApplicable(value, representation),
-        modelIfRange(value, representation, Date.now(), AS_IMPLEMENTED),
-        describe(scenario),
-      );
-    }),
-    { numRuns: NUM_RUNS },
-  );
-});
-
-Deno.test("a request with only OWS and IMF-fixdates needs no leniency (property)", () => {
-  // Without non-OWS whitespace and rfc850-dates, the strict RFC model and the implementation agree:
-  // the two leniencies are the only differences between them.
-  const strict = scenarioArb.filter((scenario) =>
-    [scenario.ifMatch, scenario.ifNoneMatch, scenario.ifModifiedSince, scenario.ifUnmodifiedSince]
-      .concat(scenario.ifRange)
-      .every((v) => v === null || (!/[\v\f\xa0]/.test(v) && !/-\d\d /.test(v)))
-  );
-  fc.assert(
-    fc.property(strict, (scenario) => {
-      const headers = requestHeaders(scenario);
-      const representation = validatorsOf(scenario);
-      const now = Date.now();
-      assert.equal(
-        evaluatePreconditions({ method: scenario.method, headers }, representation),
-        modelPreconditions(scenario.method, fieldsOf(headers), representation, now, RFC),
-        describe(scenario),
-      );
-      assert.equal(
-        isRangeApplicable(headers.get("if-range"), representation),
-        modelIfRange(headers.get("if-range"), representation, now, RFC),
-        describe(scenario),
-      );
+      withFixedNow((now) => {
+        assert.equal(
+          isRangeApplicable(value, representation),
+          modelIfRange(value, representation, now),
+          describe(scenario),
+        );
+      });
     }),
     { numRuns: NUM_RUNS },
   );
@@ -681,52 +639,49 @@ Deno.test("NOT_MODIFIED_HEADERS is the §15.4.5 list plus Last-Modified, and no 
   }
 });
 
-// Known divergences (ignored until the implementation is fixed) ----------------------------------
+// Regressions of two former divergences from RFC 9110 ----------------------------------------------
 //
-// 1. Non-OWS whitespace (RFC 9110 §5.6.3: OWS = *( SP / HTAB )). etag.ts's `*` test,
-//    isRangeApplicable and parseHttpDate use String.prototype.trim, which also strips VT, FF and
-//    NBSP (0xA0, obs-text, so it can arrive on the wire). So, with the representation existing:
-//      GET  If-None-Match: "\xa0*"                          → 304 (RFC: not `*`, an empty list:
-//                                                             the condition is true → proceed)
-//      PUT  If-Match: "*\xa0"                               → proceed (RFC: empty list → 412)
-//      GET  If-Modified-Since: "\xa0" + Last-Modified date  → 304 (RFC: not an HTTP-date, so
-//                                                             §13.1.3 says ignore it → proceed)
-//      If-Range: "\xa0\"v1\"" against ETag "v1"             → true (RFC: neither an entity-tag
-//                                                             nor an HTTP-date → false)
-//    Fix: strip only SP/HTAB in parseEntityTagList, isRangeApplicable and parseHttpDate.
+// 1. Non-OWS whitespace (§5.6.3: OWS = *( SP / HTAB )). etag.ts's `*` test, isRangeApplicable and
+//    parseHttpDate used String.prototype.trim, which also strips VT, FF and NBSP (0xA0, obs-text,
+//    so it can arrive on the wire). With the representation existing, the RFC answers are:
+//      GET  If-None-Match: "\xa0*"                          → not `*` but an empty list, so the
+//                                                             condition is true → proceed
+//      PUT  If-Match: "*\xa0"                               → an empty list → 412
+//      GET  If-Modified-Since: "\xa0" + Last-Modified date  → not an HTTP-date, so §13.1.3 says
+//                                                             ignore it → proceed
+//      If-Range: "\xa0\"v1\"" against ETag "v1"             → neither an entity-tag nor an
+//                                                             HTTP-date → false
 //
-// 2. rfc850-date two-digit years (RFC 9110 §5.6.7: "MUST interpret a timestamp that appears to
-//    be more than 50 years in the future as representing the most recent year in the past that
-//    had the same last two digits"). http_date.ts compares calendar years (year > now + 50), so a
-//    date in year now+50 that is later in that year than today is more than 50 years ahead but
-//    kept there. From 2026-11-26: "Thursday, 31-Dec-76 23:59:59 GMT" is read as 2076, not 1976,
-//    so GET If-Modified-Since with it against a 2024 Last-Modified gives 304 where the RFC gives
-//    proceed (200). Fix: compare the parsed timestamp with now + 50 years, not the years.
+// 2. rfc850-date two-digit years (§5.6.7: "MUST interpret a timestamp that appears to be more than
+//    50 years in the future as representing the most recent year in the past that had the same
+//    last two digits"). http_date.ts compared calendar years (year > now + 50), so a date in year
+//    now+50 later in that year than today was more than 50 years ahead but kept there: from
+//    2026-11-26, "Thursday, 31-Dec-76 23:59:59 GMT" was read as 2076, not 1976, and GET
+//    If-Modified-Since with it against a 2024 Last-Modified gave 304 where the RFC gives proceed.
 
-Deno.test({
-  name: "KNOWN DIVERGENCE: only SP/HTAB is whitespace around conditional field values (§5.6.3)",
-  ignore: true,
-  fn() {
-    const representation: Validators = { etag: '"v1"', lastModifiedMs: 784_111_777_000 };
-    const at = "Sun, 06 Nov 1994 08:49:37 GMT";
-    const evaluate = (method: string, headers: Record<string, string>) =>
-      evaluatePreconditions({ method, headers: new Headers(headers) }, representation);
-    assert.equal(evaluate("GET", { "if-none-match": "\xa0*" }), "proceed");
-    assert.equal(evaluate("PUT", { "if-match": "*\xa0" }), "precondition_failed");
-    assert.equal(evaluate("GET", { "if-modified-since": `\xa0${at}` }), "proceed");
-    assert.equal(evaluate("GET", { "if-unmodified-since": `\v${at}` }), "proceed");
-    assert.equal(isRangeApplicable('\xa0"v1"', representation), false);
-    assert.equal(isRangeApplicable(`${at}\f`, representation), false);
-  },
+Deno.test("only SP/HTAB is whitespace around conditional field values (§5.6.3)", () => {
+  const representation: Validators = { etag: '"v1"', lastModifiedMs: 784_111_777_000 };
+  const at = "Sun, 06 Nov 1994 08:49:37 GMT";
+  const evaluate = (method: string, headers: Record<string, string>) =>
+    evaluatePreconditions({ method, headers: new Headers(headers) }, representation);
+  assert.equal(evaluate("GET", { "if-none-match": "\xa0*" }), "proceed");
+  assert.equal(evaluate("PUT", { "if-match": "*\xa0" }), "precondition_failed");
+  assert.equal(evaluate("GET", { "if-modified-since": `\xa0${at}` }), "proceed");
+  assert.equal(evaluate("GET", { "if-unmodified-since": `\v${at}` }), "proceed");
+  assert.equal(isRangeApplicable('\xa0"v1"', representation), false);
+  assert.equal(isRangeApplicable(`${at}\f`, representation), false);
+  // SP and HTAB stay OWS.
+  assert.equal(evaluate("GET", { "if-none-match": "\t* " }), "not_modified");
+  assert.equal(evaluate("GET", { "if-modified-since": `\t${at} ` }), "not_modified");
+  assert.equal(isRangeApplicable(' \t"v1"\t', representation), true);
+  assert.equal(isRangeApplicable(`\t${at} `, representation), true);
 });
 
-Deno.test({
-  name: "KNOWN DIVERGENCE: an rfc850-date more than 50 years ahead is in the past (§5.6.7)",
-  ignore: true,
-  fn() {
-    // The last second of the year that is 50 years from now: more than 50 years in the future
-    // unless now is that very second, so the RFC reads the two-digit year as the previous century.
-    const year = new Date().getUTCFullYear() + 50;
+Deno.test("an rfc850-date more than 50 years ahead is in the past (§5.6.7)", () => {
+  // The last second of the year that is 50 years from now: more than 50 years in the future
+  // unless now is that very second, so the RFC reads the two-digit year as the previous century.
+  withFixedNow((now) => {
+    const year = new Date(now).getUTCFullYear() + 50;
     const last = Date.UTC(year, 11, 31, 23, 59, 59) / 1000;
     const header = httpDate(last, "rfc850");
     const representation: Validators = {
@@ -741,30 +696,5 @@ Deno.test({
       "proceed",
       `${header} is ${year - 100}`,
     );
-  },
-});
-
-Deno.test({
-  name: "KNOWN DIVERGENCE: conditional evaluation agrees with the strict RFC model (property)",
-  ignore: true,
-  fn() {
-    fc.assert(
-      fc.property(scenarioArb, (scenario) => {
-        const headers = requestHeaders(scenario);
-        const representation = validatorsOf(scenario);
-        const now = Date.now();
-        assert.equal(
-          evaluatePreconditions({ method: scenario.method, headers }, representation),
-          modelPreconditions(scenario.method, fieldsOf(headers), representation, now, RFC),
-          describe(scenario),
-        );
-        assert.equal(
-          isRangeApplicable(headers.get("if-range"), representation),
-          modelIfRange(headers.get("if-range"), representation, now, RFC),
-          describe(scenario),
-        );
-      }),
-      { numRuns: NUM_RUNS },
-    );
-  },
+  });
 });

@@ -22,9 +22,21 @@ export type EntityTagList =
 const DQUOTE = 0x22;
 const COMMA = 0x2c;
 
-/** OWS is SP / HTAB (RFC 9110 §5.6.3). */
+/** OWS is SP / HTAB (RFC 9110 §5.6.3), not every character String.prototype.trim removes. */
 function isOws(code: number): boolean {
   return code === 0x20 || code === 0x09;
+}
+
+/**
+ * Removes OWS (SP / HTAB, RFC 9110 §5.6.3) at both ends, leaving NBSP, VT, FF and the like, which
+ * are not whitespace in a field value. A loop, as a `[ \t]+$` pattern backtracks quadratically.
+ */
+export function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
 }
 
 /**
@@ -84,10 +96,11 @@ function skipToComma(value: string, from: number): number {
  * §13.1.2, list syntax §5.6.1). Whitespace around members and empty members are tolerated
  * (§5.6.1.2 asks recipients to accept them); a malformed member is skipped, never thrown on,
  * and never turned into a tag, so it can neither match nor hide the members around it.
- * `*` only counts as the whole value: inside a list it is a malformed member.
+ * `*` only counts as the whole value, with OWS (SP / HTAB) at most around it: inside a list, or
+ * next to other whitespace such as NBSP, it is a malformed member.
  */
 export function parseEntityTagList(value: string): EntityTagList {
-  if (value.trim() === "*") return { any: true };
+  if (trimOws(value) === "*") return { any: true };
   const tags: EntityTag[] = [];
   let i = 0;
   while (i < value.length) {

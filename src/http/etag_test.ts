@@ -68,6 +68,11 @@ Deno.test("parseEntityTagList() reads lists, `*`, and skips malformed members", 
   const cases: [string, ReturnType<typeof parseEntityTagList>][] = [
     ["*", { any: true }],
     [" * ", { any: true }],
+    ["\t*\t", { any: true }],
+    // Only SP / HTAB is whitespace (§5.6.3): next to NBSP, VT or FF, `*` is a malformed member.
+    ["\xa0*", { any: false, tags: [] }],
+    ["*\v", { any: false, tags: [] }],
+    ["\f*", { any: false, tags: [] }],
     ['"xyzzy"', { any: false, tags: [{ weak: false, opaque: "xyzzy" }] }],
     // The RFC 9110 §13.1.1 and §13.1.2 examples.
     ['"xyzzy", "r2d2xxxx", "c3piozzzz"', {

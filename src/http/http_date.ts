@@ -81,6 +81,64 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
+/** OWS is SP / HTAB (RFC 9110 §5.6.3), not every character String.prototype.trim removes. */
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** Removes OWS at both ends; a loop, as a `[ \t]+$` pattern backtracks quadratically. */
+function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** Orders two equally long tuples of numbers lexicographically: negative, 0 or positive. */
+function compareFields(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i]! - b[i]!;
+  }
+  return 0;
+}
+
+/**
+ * The year of an rfc850-date's two-digit year `yy` (RFC 9110 §5.6.7): the year of the current
+ * century of `nowMs`, unless that makes the timestamp "appear to be more than 50 years in the
+ * future", when it is "the most recent year in the past that had the same last two digits" (a
+ * MUST). The whole timestamp is compared with the same instant 50 years after now, not just the
+ * year: from 2026-11-26, 31 Dec 76 is more than 50 years ahead and so 1976. The comparison is
+ * field by field (year, month, day, hour, minute, second), so a leap second :60 counts as after
+ * :59 and a 29 Feb now, whose date 50 years on may not exist, gets a limit between 28 Feb and
+ * 1 Mar. A `nowMs` that is not finite reads as 1970 (no clock).
+ */
+function rfc850Year(
+  yy: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  nowMs: number,
+): number {
+  const nowSeconds = Math.floor((Number.isFinite(nowMs) ? nowMs : 0) / 1000);
+  const nowDays = Math.floor(nowSeconds / SECONDS_PER_DAY);
+  const inDay = nowSeconds - nowDays * SECONDS_PER_DAY;
+  const now = civilFromDays(nowDays);
+  const year = now.year - (now.year % 100) + yy;
+  const limit = [
+    now.year + 50,
+    now.month,
+    now.day,
+    Math.floor(inDay / 3600),
+    Math.floor((inDay % 3600) / 60),
+    inDay % 60,
+  ];
+  const later = compareFields([year, month, day, hour, minute, second], limit) > 0;
+  return later ? year - 100 : year;
+}
+
 /** Validates the fields and converts them; undefined for impossible dates such as 31 Apr. */
 function toEpochSeconds(
   year: number,
@@ -104,17 +162,18 @@ function toEpochSeconds(
  * as recipients must, the obsolete rfc850-date and asctime-date. Any other text (including
  * lower-case names, other zones, lists of dates, trailing junk) is undefined, which callers treat
  * as "no valid date": an If-Modified-Since or If-Unmodified-Since that is not a valid HTTP-date is
- * ignored (§13.1.3, §13.1.4). Surrounding whitespace is tolerated. Never throws.
+ * ignored (§13.1.3, §13.1.4). Surrounding OWS (SP / HTAB, §5.6.3) is tolerated; any other
+ * whitespace, such as NBSP, VT or FF, makes the text invalid. Never throws.
  *
- * rfc850-date has a two-digit year: per §5.6.7 a year that would be more than 50 years after
- * `nowMs` is read as the most recent past year with the same last two digits.
+ * rfc850-date has a two-digit year: per §5.6.7 a timestamp that would be more than 50 years after
+ * `nowMs` is read in the most recent past year with the same last two digits (see rfc850Year).
  */
 export function parseHttpDate(
   value: string | null,
   nowMs: number = Date.now(),
 ): number | undefined {
   if (value === null) return undefined;
-  const text = value.trim();
+  const text = trimOws(value);
   let m = IMF_FIXDATE.exec(text);
   if (m) {
     return toEpochSeconds(
@@ -131,7 +190,7 @@ export function parseHttpDate(
     return toEpochSeconds(
       Number(m[6]),
       m[1]!,
-      Number(m[2]!.trim()),
+      Number(trimOws(m[2]!)),
       Number(m[3]),
       Number(m[4]),
       Number(m[5]),
@@ -139,10 +198,12 @@ export function parseHttpDate(
   }
   m = RFC850_DATE.exec(text);
   if (m) {
-    const nowYear = Number.isFinite(nowMs) ? new Date(nowMs).getUTCFullYear() : 1970;
-    let year = nowYear - (nowYear % 100) + Number(m[3]);
-    if (year > nowYear + 50) year -= 100;
-    return toEpochSeconds(year, m[2]!, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+    const day = Number(m[1]);
+    const monthName = m[2]!;
+    const month = MONTHS.indexOf(monthName as typeof MONTHS[number]) + 1;
+    const [hour, minute, second] = [Number(m[4]), Number(m[5]), Number(m[6])];
+    const year = rfc850Year(Number(m[3]), month, day, hour, minute, second, nowMs);
+    return toEpochSeconds(year, monthName, day, hour, minute, second);
   }
   return undefined;
 }

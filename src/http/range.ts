@@ -17,6 +17,23 @@ const UNSATISFIABLE: RangeResult = Object.freeze({ kind: "unsatisfiable" });
 /** int-range = first-pos "-" [ last-pos ] and suffix-range = "-" suffix-length (§14.1.1). */
 const RANGE_SPEC = /^(\d*)-(\d*)$/;
 
+/** OWS is SP / HTAB (RFC 9110 §5.6.3), not every character String.prototype.trim removes. */
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** Removes OWS at both ends; a loop, as a `[ \t]+$` pattern backtracks quadratically. */
+function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** The range-unit `bytes`, ASCII case-insensitively (RFC 9110 §14.1), with nothing around it. */
+const BYTES_UNIT = /^bytes$/i;
+
 /** Compares two DIGIT strings as integers of any length, so huge positions are compared exactly. */
 function compareDigits(a: string, b: string): number {
   const x = a.replace(/^0+(?=\d)/, "");
@@ -38,8 +55,10 @@ function toPosition(digits: string): number {
  * Interprets a Range header for a representation of `size` bytes (RFC 9110 §14.1.2, §14.2):
  *
  * - `bytes=a-b` → a..min(b, size-1); `bytes=a-` → a..size-1; `bytes=-n` → the last n bytes (all
- *   of them when n ≥ size). The unit is case-insensitive (§14.1); whitespace around the range-spec
- *   and empty list members are tolerated (§5.6.1.2).
+ *   of them when n ≥ size). The unit is case-insensitive (§14.1) and directly followed by "="
+ *   (§14.1.1: `range-unit "=" range-set`); OWS around the range-spec and empty list members are
+ *   tolerated (§5.6.1.2). Whitespace is only SP and HTAB (§5.6.3): NBSP, VT, FF and the like are
+ *   syntax errors.
  * - A first-pos ≥ size, or `-0`, is unsatisfiable → 416 (§14.1.1: a suffix range must be non-zero).
  * - No header, an unknown unit, or any syntax error (including last-pos < first-pos, which
  *   §14.1.1 calls invalid) → `full`: §14.2 lets a server ignore a Range it cannot or will not use,
@@ -54,9 +73,10 @@ function toPosition(digits: string): number {
  */
 export function parseRange(header: string | null, size: number): RangeResult {
   if (header === null || !(size > 0) || !Number.isSafeInteger(size)) return FULL;
-  const eq = header.indexOf("=");
-  if (eq === -1 || header.slice(0, eq).trim().toLowerCase() !== "bytes") return FULL;
-  const specs = header.slice(eq + 1).split(",").map((spec) => spec.trim()).filter((s) => s !== "");
+  const value = trimOws(header);
+  const eq = value.indexOf("=");
+  if (eq === -1 || !BYTES_UNIT.test(value.slice(0, eq))) return FULL;
+  const specs = value.slice(eq + 1).split(",").map(trimOws).filter((s) => s !== "");
   if (specs.length !== 1) return FULL;
   const match = RANGE_SPEC.exec(specs[0]!);
   if (!match) return FULL;
