@@ -124,6 +124,22 @@ export class Logger {
     this.#enqueue(line + "\n");
   }
 
+  /**
+   * Writes a JSON line whose fields the caller already serialized (`"name":value` pairs joined
+   * by commas, no braces), skipping redaction and the generic JSON.stringify of an object. Only
+   * for lines whose every field name is fixed in code and carries no secret (the access log, one
+   * line per request, where the generic path costs several µs). JSON format only: callers log
+   * through `log` when `format` is "pretty".
+   */
+  logSerialized(level: LogLevel, msg: string, serializedFields: string): void {
+    if (LEVEL_RANK[level] < this.#rank) return;
+    this.#enqueue(
+      `{"ts":"${this.#now()}","level":"${level}","msg":${
+        JSON.stringify(msg)
+      },${serializedFields}}\n`,
+    );
+  }
+
   /** Resolves once every line logged so far has been handed to the sink. */
   async flush(): Promise<void> {
     this.#startDrain();
