@@ -71,7 +71,7 @@ interface Generation {
 }
 
 /** How one bucket uses the shared cache (its own TTL and size bound), or not at all. */
-function bucketCache(
+export function bucketCache(
   bucket: Config["buckets"][number],
   config: Config,
   cache: TieredCache | undefined,

@@ -1,6 +1,6 @@
 // Owns CacheTier: the shape of the lower, asynchronous cache tiers (disk, Redis) and purge selectors.
 
-import type { CachedObject } from "./cached_object.ts";
+import type { CachedObject, CacheStats } from "./cached_object.ts";
 import { isBucketKey, isObjectKey, isPrefixKey } from "./key.ts";
 
 /** What a purge removes: everything, one bucket, one key prefix of a bucket, or one object (all its variants). */
@@ -24,13 +24,7 @@ export function selectorMatcher(selector: PurgeSelector): (key: string) => boole
   }
 }
 
-export interface TierStats {
-  hits: number;
-  misses: number;
-  evictions: number;
-  items: number;
-  bytes: number;
-  maxBytes: number;
+export interface TierStats extends CacheStats {
   /** Operations that failed (I/O errors, Redis unreachable); each was answered as a miss or skipped. */
   errors: number;
 }

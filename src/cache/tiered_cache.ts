@@ -1,6 +1,6 @@
 // Owns TieredCache: the configured tiers in `cache_layers` order, lookup with promotion, fills, purges and stats.
 
-import type { CachedObject } from "./cached_object.ts";
+import type { CachedObject, CacheStats } from "./cached_object.ts";
 import type { MemoryStore } from "./memory_store.ts";
 import { type CacheTier, type PurgeSelector, selectorMatcher, type TierStats } from "./tier.ts";
 
@@ -20,15 +20,11 @@ export interface TierReport extends TierStats {
   name: "memory" | "disk" | "redis";
 }
 
-export interface CacheReport {
-  /** Requests answered by any tier. */
-  hits: number;
-  /** Requests that no tier could answer fresh. */
-  misses: number;
-  evictions: number;
-  items: number;
-  bytes: number;
-  maxBytes: number;
+/**
+ * The whole cache: `hits` are requests answered by any tier, `misses` requests no tier could
+ * answer fresh; evictions sum the tiers; items, bytes and maxBytes are the first tier's.
+ */
+export interface CacheReport extends CacheStats {
   tiers: TierReport[];
 }
 

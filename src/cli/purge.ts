@@ -1,11 +1,15 @@
 // Owns the `purge` subcommand: purge by key, prefix, bucket or all, through a running gateway or on the tiers directly.
 
-import { openCache } from "../cache/open_cache.ts";
 import type { PurgeSelector } from "../cache/tier.ts";
-import { formatIssue, loadConfigFile } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { adminRequest, describeAdminError, GatewayUnreachable } from "./admin_client.ts";
-import { localGatewayUrl } from "./gateway_url.ts";
+import {
+  adminToken,
+  type CacheCommand,
+  gatewayBase,
+  loadCommandConfig,
+  openDirectTiers,
+} from "./cache_command.ts";
 import type { CommandIO } from "./validate_config.ts";
 
 export interface PurgeOptions {
@@ -21,6 +25,8 @@ export interface PurgeOptions {
   /** Skip the gateway and purge the configured disk/Redis tiers directly. */
   direct?: boolean | undefined;
 }
+
+const PURGE: CacheCommand = { name: "purge", done: "purged" };
 
 /** The selector the flags ask for, or a usage error. */
 export function purgeSelector(options: PurgeOptions): PurgeSelector | { error: string } {
@@ -87,29 +93,17 @@ export async function runPurge(options: PurgeOptions, io: CommandIO): Promise<nu
     io.stderr(`purge: ${selector.error}`);
     return 2;
   }
-  const loaded = await loadConfigFile(options.config);
-  if (!loaded.ok) {
-    for (const error of loaded.errors) io.stderr(formatIssue(options.config, error));
-    io.stderr(`purge: ${options.config} is not valid; nothing was purged.`);
-    return 2;
-  }
-  const config = loaded.config;
-  if (selector.kind !== "all" && !config.buckets.some((b) => b.name === selector.bucket)) {
-    io.stderr(
-      `purge: no bucket named "${selector.bucket}" in ${options.config} (buckets[].name: ${
-        config.buckets.map((b) => b.name).join(", ")
-      })`,
-    );
-    return 2;
-  }
-  const token = options.token ?? Deno.env.get("YATAGARASU_ADMIN_TOKEN");
+  const config = await loadCommandConfig(
+    PURGE,
+    options.config,
+    selector.kind === "all" ? undefined : selector.bucket,
+    io,
+  );
+  if (config === undefined) return 2;
+  const token = adminToken(options.token);
   if (!options.direct) {
-    const local = options.url === undefined ? localGatewayUrl(config, "--url") : undefined;
-    if (local !== undefined && !local.ok) {
-      io.stderr(`purge: ${local.error}, or --direct to purge the tiers without a gateway`);
-      return 2;
-    }
-    const base = options.url?.replace(/\/+$/, "") ?? (local as { url: string }).url;
+    const base = gatewayBase(PURGE, config, options.url, io);
+    if (base === undefined) return 2;
     try {
       const answer = await adminRequest(base, "POST", purgePath(selector), { token });
       if (answer.status !== 200) {
@@ -137,26 +131,14 @@ export async function runPurge(options: PurgeOptions, io: CommandIO): Promise<nu
 
 /** Purges the disk and Redis tiers of `config` (memory lives in gateway processes) and announces it. */
 async function purgeDirectly(config: Config, selector: PurgeSelector, io: CommandIO) {
-  const cacheConfig = config.cache;
-  const layers = cacheConfig?.layers.filter((layer) => layer !== "memory") ?? [];
-  if (cacheConfig === undefined || layers.length === 0) {
-    io.stderr(
-      "purge: no gateway answered and the config has no disk or Redis tier to purge directly " +
-        "(the memory tier lives inside a gateway process); start the gateway or pass --url",
-    );
-    return 1;
-  }
-  const cache = await openCache({ ...cacheConfig, layers }, {
-    instanceId: `cli-${crypto.randomUUID()}`,
-    log: (level, event, fields) => {
-      if (level === "warn") io.stderr(`purge: ${event} ${JSON.stringify(fields)}`);
-    },
-  });
+  const direct = await openDirectTiers(PURGE, config, io);
+  if (direct === undefined) return 1;
+  const { cache, layers } = direct;
   try {
     const deleted = await cache.purge(selector);
     io.stdout(
       `purged ${describe(selector)}: ${deleted} entries, directly in ${layers.join(" and ")}` +
-        (cacheConfig.redis ? " (running gateways were told through Redis)" : ""),
+        (config.cache?.redis ? " (running gateways were told through Redis)" : ""),
     );
     return 0;
   } catch (error) {

@@ -2,15 +2,20 @@
 
 import process from "node:process";
 import cliProgress from "cli-progress";
-import { openCache } from "../cache/open_cache.ts";
 import type { PrewarmTask } from "../cache/prewarm.ts";
-import { formatIssue, loadConfigFile } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
+import { bucketCache } from "../app.ts";
 import { DeadlineSweeper } from "../origin/deadlines.ts";
 import { S3Origin } from "../origin/s3_origin.ts";
 import { createPrewarmManager } from "../proxy/prewarm_source.ts";
 import { adminRequest, describeAdminError, GatewayUnreachable } from "./admin_client.ts";
-import { localGatewayUrl } from "./gateway_url.ts";
+import {
+  adminToken,
+  type CacheCommand,
+  gatewayBase,
+  loadCommandConfig,
+  openDirectTiers,
+} from "./cache_command.ts";
 import type { CommandIO } from "./validate_config.ts";
 
 export interface WarmOptions {
@@ -28,6 +33,8 @@ export interface WarmOptions {
   /** Show a progress bar; default when stderr is a terminal. */
   progress?: boolean | undefined;
 }
+
+const WARM: CacheCommand = { name: "warm", done: "warmed" };
 
 /** How often a running task's counters are read. */
 const POLL_MS = 200;
@@ -56,32 +63,15 @@ export async function runWarm(options: WarmOptions, io: CommandIO): Promise<numb
       return 2;
     }
   }
-  const loaded = await loadConfigFile(options.config);
-  if (!loaded.ok) {
-    for (const error of loaded.errors) io.stderr(formatIssue(options.config, error));
-    io.stderr(`warm: ${options.config} is not valid; nothing was warmed.`);
-    return 2;
-  }
-  const config = loaded.config;
-  if (!config.buckets.some((bucket) => bucket.name === options.bucket)) {
-    io.stderr(
-      `warm: no bucket named "${options.bucket}" in ${options.config} (buckets[].name: ${
-        config.buckets.map((b) => b.name).join(", ")
-      })`,
-    );
-    return 2;
-  }
+  const config = await loadCommandConfig(WARM, options.config, options.bucket, io);
+  if (config === undefined) return 2;
   const show = options.progress ?? Deno.stderr.isTerminal();
   const started = performance.now();
   let task: PrewarmTask | undefined;
   if (!options.direct) {
-    const local = options.url === undefined ? localGatewayUrl(config, "--url") : undefined;
-    if (local !== undefined && !local.ok) {
-      io.stderr(`warm: ${local.error}, or --direct to warm the tiers without a gateway`);
-      return 2;
-    }
-    const base = options.url?.replace(/\/+$/, "") ?? (local as { url: string }).url;
-    const token = options.token ?? Deno.env.get("YATAGARASU_ADMIN_TOKEN");
+    const base = gatewayBase(WARM, config, options.url, io);
+    if (base === undefined) return 2;
+    const token = adminToken(options.token);
     try {
       task = await warmThroughGateway(
         base,
@@ -164,29 +154,17 @@ async function warmDirectly(
   show: boolean,
   io: CommandIO,
 ): Promise<PrewarmTask | undefined> {
-  const cacheConfig = config.cache;
-  const layers = cacheConfig?.layers.filter((layer) => layer !== "memory") ?? [];
   const bucket = config.buckets.find((b) => b.name === options.bucket)!;
-  if (cacheConfig === undefined || layers.length === 0) {
-    io.stderr(
-      "warm: no gateway answered and the config has no disk or Redis tier to warm directly " +
-        "(the memory tier lives inside a gateway process); start the gateway or pass --url",
-    );
-    return undefined;
-  }
   if (bucket.cache?.enabled === false) {
     io.stderr(`warm: bucket "${bucket.name}" has cache.enabled: false; nothing would be stored`);
     return undefined;
   }
-  const cache = await openCache({ ...cacheConfig, layers }, {
-    instanceId: `cli-${crypto.randomUUID()}`,
-    log: (level, event, fields) => {
-      if (level === "warn") io.stderr(`warm: ${event} ${JSON.stringify(fields)}`);
-    },
-  });
+  const direct = await openDirectTiers(WARM, config, io);
+  if (direct === undefined) return undefined;
+  const cache = direct.cache;
+  const cacheConfig = config.cache!;
   const deadlines = new DeadlineSweeper();
   const origin = new S3Origin({ bucketName: bucket.name, s3: bucket.s3, deadlines });
-  const memory = cacheConfig.memory;
   const manager = createPrewarmManager({
     concurrency: pace.concurrency ?? cacheConfig.warming.concurrency,
     rateLimit: pace.rate ?? cacheConfig.warming.rateLimit,
@@ -194,13 +172,7 @@ async function warmDirectly(
     name: bucket.name,
     origin,
     timeoutSeconds: bucket.s3.timeout,
-    cache: {
-      store: cache,
-      inflight: new Map(),
-      maxItemBytes: Math.min(memory.maxItemBytes, bucket.cache?.maxItemBytes ?? Infinity),
-      defaultTtlSeconds: bucket.cache?.ttlSeconds ?? memory.defaultTtlSeconds,
-      staleIfErrorSeconds: cacheConfig.staleIfErrorSeconds,
-    },
+    cache: bucketCache(bucket, config, cache, new Map()),
   }));
   try {
     const created = manager.create({

@@ -1,6 +1,7 @@
 // Owns conditional requests (RFC 9110 §13): the §13.2.2 precondition order, If-Range, 304 headers.
 
-import { listMatches, parseEntityTag, parseEntityTagList, strongMatch, trimOws } from "./etag.ts";
+import { listMatches, parseEntityTag, parseEntityTagList, strongMatch } from "./etag.ts";
+import { trimOws } from "./ows.ts";
 import { parseHttpDate } from "./http_date.ts";
 
 /** What a precondition check tells the caller to do (RFC 9110 §13.2.2). */

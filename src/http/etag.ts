@@ -1,5 +1,7 @@
 // Owns entity-tag parsing (single tags and If-Match / If-None-Match lists) and their comparison.
 
+import { isOws, trimOws } from "./ows.ts";
+
 /**
  * One entity-tag (RFC 9110 §8.8.3): `opaque` is the text between the double quotes, kept exactly
  * as received because comparison is character by character on it; `weak` says it had the
@@ -21,23 +23,6 @@ export type EntityTagList =
 
 const DQUOTE = 0x22;
 const COMMA = 0x2c;
-
-/** OWS is SP / HTAB (RFC 9110 §5.6.3), not every character String.prototype.trim removes. */
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
-
-/**
- * Removes OWS (SP / HTAB, RFC 9110 §5.6.3) at both ends, leaving NBSP, VT, FF and the like, which
- * are not whitespace in a field value. A loop, as a `[ \t]+$` pattern backtracks quadratically.
- */
-export function trimOws(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isOws(text.charCodeAt(start))) start++;
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
-}
 
 /**
  * etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3): any visible character but DQUOTE, plus

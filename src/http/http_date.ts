@@ -1,5 +1,7 @@
 // Owns HTTP-date: the three RFC 9110 §5.6.7 formats parsed to epoch seconds; IMF-fixdate output.
 
+import { trimOws } from "./ows.ts";
+
 const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const;
 const DAY_NAMES_LONG = [
   "Sunday",
@@ -79,20 +81,6 @@ function daysInMonth(year: number, month: number): number {
     return leap ? 29 : 28;
   }
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-/** OWS is SP / HTAB (RFC 9110 §5.6.3), not every character String.prototype.trim removes. */
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
-
-/** Removes OWS at both ends; a loop, as a `[ \t]+$` pattern backtracks quadratically. */
-function trimOws(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isOws(text.charCodeAt(start))) start++;
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
 }
 
 /** Orders two equally long tuples of numbers lexicographically: negative, 0 or positive. */

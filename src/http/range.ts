@@ -1,5 +1,7 @@
 // Owns byte Range requests (RFC 9110 §14): a Range header against a size, Content-Range values.
 
+import { trimOws } from "./ows.ts";
+
 /**
  * What to send for a Range header (RFC 9110 §14.2):
  * - `full`: ignore the header, 200 with the whole representation;
@@ -16,20 +18,6 @@ const UNSATISFIABLE: RangeResult = Object.freeze({ kind: "unsatisfiable" });
 
 /** int-range = first-pos "-" [ last-pos ] and suffix-range = "-" suffix-length (§14.1.1). */
 const RANGE_SPEC = /^(\d*)-(\d*)$/;
-
-/** OWS is SP / HTAB (RFC 9110 §5.6.3), not every character String.prototype.trim removes. */
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
-
-/** Removes OWS at both ends; a loop, as a `[ \t]+$` pattern backtracks quadratically. */
-function trimOws(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isOws(text.charCodeAt(start))) start++;
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
-}
 
 /** The range-unit `bytes`, ASCII case-insensitively (RFC 9110 §14.1), with nothing around it. */
 const BYTES_UNIT = /^bytes$/i;

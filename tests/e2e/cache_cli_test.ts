@@ -1,6 +1,7 @@
 // End-to-end: purges reaching a second gateway process through Redis, and the `purge` and `warm` subcommands.
 
 import assert from "node:assert/strict";
+import { eventually } from "../support/eventually.ts";
 import { runCli, type RunningGateway, startGateway } from "../support/cli_process.ts";
 import { startRedisServer } from "../support/redis_server.ts";
 import { startS3Server, type TestS3Server } from "../support/s3_server.ts";
@@ -49,15 +50,6 @@ async function tierOf(gateway: RunningGateway, key: string): Promise<string | un
     return undefined;
   }
   return (await response.json()).data.tier;
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** A free loopback port with nothing listening on it. */

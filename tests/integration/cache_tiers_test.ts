@@ -1,6 +1,7 @@
 // Integration: the disk and Redis tiers through createApp with a real s3rver and redis-server: alone, tiered, restarts, outages, overrides, revalidation, coalescing.
 
 import assert from "node:assert/strict";
+import { eventually } from "../support/eventually.ts";
 import type { BucketCacheConfig, CacheConfig, Config } from "../../src/config/types.ts";
 import { bucketConfig, buildTestApp, testCacheConfig, testConfig } from "../support/app_harness.ts";
 import { startRedisServer } from "../support/redis_server.ts";
@@ -48,16 +49,6 @@ async function tierItems(gw: Gateway): Promise<Record<string, number>> {
     Object.entries(stats.data.tiers as Record<string, { current_item_count: number }>)
       .map(([name, tier]) => [name, tier.current_item_count]),
   );
-}
-
-/** Polls until `check` holds (background writes to disk and Redis land after the response). */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 async function withS3(run: (s3: TestS3Server) => Promise<void>) {
