@@ -278,3 +278,28 @@ Deno.test("100 concurrent misses of one key: one GET reaches s3rver", async () =
     assert.equal(upstreamGets(s3, "hot.bin"), 1);
   });
 });
+
+Deno.test("stale-if-error from the config: S3 gone after the TTL, the old copy is served as STALE", async () => {
+  const s3 = await startS3Server({ buckets: [BUCKET] });
+  let closed = false;
+  try {
+    await s3.putObject(BUCKET, "keep.txt", "still here");
+    const config = configFor(
+      s3,
+      { staleIfErrorSeconds: 60 },
+      { enabled: true, ttlSeconds: 1, maxItemBytes: undefined },
+    );
+    await withApp(config, async (gw) => {
+      assert.equal((await get(gw, "/t/keep.txt")).cache, "MISS");
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await s3.close();
+      closed = true;
+      const stale = await get(gw, "/t/keep.txt");
+      assert.deepEqual([stale.status, stale.cache, stale.body], [200, "STALE", "still here"]);
+      const never = await get(gw, "/t/never-cached.txt");
+      assert.equal(never.status, 502, "without a copy the failure reaches the client");
+    });
+  } finally {
+    if (!closed) await s3.close();
+  }
+});
