@@ -52,6 +52,10 @@ Deno.test("parseConfig() applies every default and maps snake_case to camelCase"
         secretKey: "test-secret-key",
         sessionToken: undefined,
         timeout: 20,
+        connectTimeout: 5,
+        idleTimeout: 20,
+        retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
+        circuitBreaker: undefined,
       },
     }],
     logging: { level: "info", format: "json" },
@@ -78,6 +82,15 @@ Deno.test("parseConfig() reads every supported key and warns about the ignored o
       secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
       sessionToken: "session-token-value",
       timeout: 5,
+      connectTimeout: 1.5,
+      idleTimeout: 7,
+      retry: { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 400 },
+      circuitBreaker: {
+        failureThreshold: 10,
+        successThreshold: 3,
+        timeoutSeconds: 30,
+        halfOpenMaxRequests: 1,
+      },
     },
     cache: { enabled: true, ttlSeconds: 0, maxItemBytes: 524_288 },
   });
@@ -698,7 +711,7 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
   const found = errors(await loadConfigFile(fixture("not-supported.yaml"), { env: {} }));
   assert.deepEqual(found.map((issue) => issue.path), [
     "server.rate_limit",
-    "buckets[0].s3.retry",
+    "buckets[0].s3.replicas",
     "buckets[0].ip_filter",
     "image_optimization",
     "metrics",

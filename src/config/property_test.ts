@@ -622,6 +622,41 @@ function bucketCacheExpected(c: GeneratedBucketCache): BucketCacheConfig {
   };
 }
 
+/** `s3.retry`: initial <= 1000 <= max, so any mix with the defaults (100, 1000) stays ordered. */
+const retry = fc.record({
+  maxAttempts: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }),
+  initialBackoffMs: fc.option(fc.integer({ min: 0, max: 1000 }), { nil: undefined }),
+  maxBackoffMs: fc.option(fc.integer({ min: 1000, max: 60_000 }), { nil: undefined }),
+});
+
+function retryRaw(r: typeof retry extends fc.Arbitrary<infer T> ? T : never): unknown {
+  const raw: Record<string, unknown> = {};
+  if (r.maxAttempts !== undefined) raw.max_attempts = r.maxAttempts;
+  if (r.initialBackoffMs !== undefined) raw.initial_backoff_ms = r.initialBackoffMs;
+  if (r.maxBackoffMs !== undefined) raw.max_backoff_ms = r.maxBackoffMs;
+  // An empty block (`retry:`) means the defaults.
+  return Object.keys(raw).length === 0 ? null : raw;
+}
+
+const circuitBreaker = fc.record({
+  failureThreshold: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+  successThreshold: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+  timeoutSeconds: fc.option(seconds, { nil: undefined }),
+  halfOpenMaxRequests: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+});
+
+function circuitBreakerRaw(
+  c: typeof circuitBreaker extends fc.Arbitrary<infer T> ? T : never,
+): unknown {
+  const raw: Record<string, unknown> = {};
+  if (c.failureThreshold !== undefined) raw.failure_threshold = c.failureThreshold;
+  if (c.successThreshold !== undefined) raw.success_threshold = c.successThreshold;
+  if (c.timeoutSeconds !== undefined) raw.timeout_seconds = c.timeoutSeconds;
+  if (c.halfOpenMaxRequests !== undefined) raw.half_open_max_requests = c.halfOpenMaxRequests;
+  // An empty block (`circuit_breaker:`) is a breaker with the defaults.
+  return Object.keys(raw).length === 0 ? null : raw;
+}
+
 /** How a bucket is authenticated: public, by the top-level jwt, or by its own. */
 const bucketAuth = fc.oneof(
   fc.constant({ kind: "none" as const }),
@@ -640,6 +675,10 @@ const bucket = fc.record({
   secretKey: credential,
   sessionToken: fc.option(credential, { nil: undefined }),
   timeout: fc.option(seconds, { nil: undefined }),
+  connectTimeout: fc.option(seconds, { nil: undefined }),
+  idleTimeout: fc.option(seconds, { nil: undefined }),
+  retry: fc.option(retry, { nil: undefined }),
+  circuitBreaker: fc.option(circuitBreaker, { nil: undefined }),
   auth: bucketAuth,
   authorization: fc.option(authorization, { nil: undefined }),
   signedUrls: fc.option(signedUrls, { nil: undefined }),
@@ -711,6 +750,10 @@ function toRaw(generated: Generated): unknown {
       }
       if (b.sessionToken !== undefined) s3.session_token = escape(b.sessionToken);
       if (b.timeout !== undefined) s3.timeout = b.timeout;
+      if (b.connectTimeout !== undefined) s3.connect_timeout = b.connectTimeout;
+      if (b.idleTimeout !== undefined) s3.idle_timeout = b.idleTimeout;
+      if (b.retry !== undefined) s3.retry = retryRaw(b.retry);
+      if (b.circuitBreaker !== undefined) s3.circuit_breaker = circuitBreakerRaw(b.circuitBreaker);
       const out: Record<string, unknown> = { name: b.name, path_prefix: b.prefix.written, s3 };
       if (b.auth.kind === "public") out.auth = { enabled: false };
       if (b.auth.kind === "top") out.auth = { enabled: true };
@@ -767,6 +810,19 @@ function expected(generated: Generated): Config {
           secretKey: b.secretKey,
           sessionToken: b.sessionToken,
           timeout: b.timeout ?? 20,
+          connectTimeout: b.connectTimeout ?? 5,
+          idleTimeout: b.idleTimeout ?? b.timeout ?? 20,
+          retry: {
+            maxAttempts: b.retry?.maxAttempts ?? 3,
+            initialBackoffMs: b.retry?.initialBackoffMs ?? 100,
+            maxBackoffMs: b.retry?.maxBackoffMs ?? 1000,
+          },
+          circuitBreaker: b.circuitBreaker === undefined ? undefined : {
+            failureThreshold: b.circuitBreaker.failureThreshold ?? 5,
+            successThreshold: b.circuitBreaker.successThreshold ?? 2,
+            timeoutSeconds: b.circuitBreaker.timeoutSeconds ?? 60,
+            halfOpenMaxRequests: b.circuitBreaker.halfOpenMaxRequests ?? 3,
+          },
         },
       };
       if (b.auth.kind === "top") out.jwt = top;

@@ -9,6 +9,7 @@ import { BUCKET_SHAPE, bucketSchema, bucketsError, S3_SHAPE } from "./schema_buc
 import { AUTH_SHAPE, authWithoutJwtMessage, jwtSchema, jwtSectionKeys } from "./schema_jwt.ts";
 import { ADMIN_SHAPE, adminSchema, OPA_SHAPE, OPENFGA_SHAPE } from "./schema_authorization.ts";
 import { SIGNED_URL_KEY_SHAPE, SIGNED_URLS_SHAPE } from "./schema_signed_urls.ts";
+import { CIRCUIT_BREAKER_SHAPE, RETRY_SHAPE } from "./schema_resilience.ts";
 import {
   BUCKET_CACHE_SHAPE,
   CACHE_SHAPE,
@@ -110,6 +111,8 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   server: Object.keys(SERVER_SHAPE),
   "buckets[]": Object.keys(BUCKET_SHAPE),
   "buckets[].s3": Object.keys(S3_SHAPE),
+  "buckets[].s3.retry": Object.keys(RETRY_SHAPE),
+  "buckets[].s3.circuit_breaker": Object.keys(CIRCUIT_BREAKER_SHAPE),
   "buckets[].auth": Object.keys(AUTH_SHAPE),
   ...jwtSectionKeys("buckets[].auth.jwt"),
   "buckets[].authorization": [

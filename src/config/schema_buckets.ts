@@ -15,6 +15,7 @@ import { authSchema, type ParsedJwt } from "./schema_jwt.ts";
 import { authorizationSchema } from "./schema_authorization.ts";
 import { signedUrlsSchema } from "./schema_signed_urls.ts";
 import { bucketCacheSchema } from "./schema_cache.ts";
+import { S3_RESILIENCE_SHAPE } from "./schema_resilience.ts";
 
 // ---- buckets --------------------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ export const S3_SHAPE = {
   secret_key: nonEmptyString({ secret: true }),
   session_token: optional(z.string({ error: expecting("a string", { secret: true, text: true }) })),
   timeout: seconds({ min: "positive", default: 20 }),
+  ...S3_RESILIENCE_SHAPE,
 };
 
 export const s3Schema = z.strictObject(S3_SHAPE, {
@@ -126,6 +128,10 @@ export const s3Schema = z.strictObject(S3_SHAPE, {
   secretKey: raw.secret_key,
   sessionToken: raw.session_token,
   timeout: raw.timeout,
+  connectTimeout: raw.connect_timeout,
+  idleTimeout: raw.idle_timeout ?? raw.timeout,
+  retry: raw.retry,
+  circuitBreaker: raw.circuit_breaker,
 }));
 
 // ---- bucket ---------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
   { path: "server.security_limits", feature: "resilience" },
   { path: "server.rate_limit", feature: "resilience" },
   { path: "server.coalescing", feature: "caching" },
-  { path: "buckets[].s3.retry", feature: "resilience" },
-  { path: "buckets[].s3.circuit_breaker", feature: "resilience" },
   { path: "buckets[].s3.rate_limit", feature: "resilience" },
   { path: "buckets[].s3.replicas", feature: "resilience" },
   { path: "buckets[].ip_filter", feature: "resilience and protection" },

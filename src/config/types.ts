@@ -24,8 +24,40 @@ export interface S3Config {
   secretKey: string;
   /** Temporary-credential session token, sent as x-amz-security-token. */
   sessionToken: string | undefined;
-  /** Seconds until S3 must have sent response headers. Default 20. */
+  /** Seconds until S3 must have sent response headers, per attempt. Default 20. */
   timeout: number;
+  /**
+   * Seconds an attempt may go without response headers before the gateway checks that the
+   * endpoint still accepts TCP connections (fetch hides its own connects). Default 5.
+   */
+  connectTimeout: number;
+  /** Seconds allowed between two body chunks once headers arrived. Default: `timeout`. */
+  idleTimeout: number;
+  retry: RetryConfig;
+  /** Undefined: no breaker (the block is absent, as in the original). */
+  circuitBreaker: CircuitBreakerConfig | undefined;
+}
+
+/** `buckets[].s3.retry`: GET/HEAD attempts on connection errors, timeouts and S3 500/502/503/504. */
+export interface RetryConfig {
+  /** Attempts in total, the first included (1 = no retries). Default 3. */
+  maxAttempts: number;
+  /** The first backoff's lower bound, ms. Default 100. */
+  initialBackoffMs: number;
+  /** No backoff is longer, ms. Default 1000. */
+  maxBackoffMs: number;
+}
+
+/** `buckets[].s3.circuit_breaker`: stops sending to a failing S3 for a while. */
+export interface CircuitBreakerConfig {
+  /** Consecutive failures that open the breaker. Default 5. */
+  failureThreshold: number;
+  /** Successful half-open probes that close it again. Default 2. */
+  successThreshold: number;
+  /** Seconds the breaker stays open before probing. Default 60. */
+  timeoutSeconds: number;
+  /** Probes in flight at once while half-open. Default 3. */
+  halfOpenMaxRequests: number;
 }
 
 /** JWS algorithms a key may verify ("none" is never one). */

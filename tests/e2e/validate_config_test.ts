@@ -84,7 +84,7 @@ Deno.test("validate-config: not-yet-supported keys are errors naming the feature
   assert.deepEqual(result.err, [
     `${file}:3:3 server.rate_limit: \`rate_limit\` is not supported yet (it lands with ` +
     "resilience); remove it for now",
-    `${file}:12:7 buckets[0].s3.retry: \`retry\` is not supported yet (it lands with ` +
+    `${file}:12:7 buckets[0].s3.replicas: \`replicas\` is not supported yet (it lands with ` +
     "resilience); remove it for now",
     `${file}:14:5 buckets[0].ip_filter: \`ip_filter\` is not supported yet (it lands with ` +
     "resilience and protection); remove it for now",

@@ -70,6 +70,10 @@ Deno.test("S3Origin.list() against a real s3rver", async (t) => {
     secretKey: s3.secretAccessKey,
     sessionToken: undefined,
     timeout: 5,
+    connectTimeout: 5,
+    idleTimeout: 5,
+    retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
+    circuitBreaker: undefined,
     ...overrides,
   });
   const origin = new S3Origin({ bucketName: "assets", s3: s3Config(), deadlines });
@@ -243,6 +247,10 @@ Deno.test("S3Origin.list() reads the body with a deadline, stops on abort, rejec
         secretKey: "SK",
         sessionToken: undefined,
         timeout: 5,
+        connectTimeout: 5,
+        idleTimeout: 5,
+        retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
+        circuitBreaker: undefined,
       },
       deadlines,
       fetch: () => Promise.resolve(new Response(body(), { status: 200 })),

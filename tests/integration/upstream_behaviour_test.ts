@@ -91,6 +91,10 @@ Deno.test("without an endpoint the request is virtual-hosted on AWS with a sessi
       secretKey: "s",
       sessionToken: "session-123",
       timeout: 5,
+      connectTimeout: 5,
+      idleTimeout: 5,
+      retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
+      circuitBreaker: undefined,
     },
   }]);
   const app = await createApp(config, {

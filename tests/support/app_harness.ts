@@ -4,8 +4,10 @@ import { type App, createApp } from "../../src/app.ts";
 import type {
   BucketConfig,
   CacheConfig,
+  CircuitBreakerConfig,
   Config,
   MemoryCacheConfig,
+  RetryConfig,
 } from "../../src/config/types.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { startServer } from "../../src/server.ts";
@@ -35,6 +37,11 @@ export interface BucketSpec {
   accessKey?: string;
   secretKey?: string;
   timeout?: number;
+  connectTimeout?: number;
+  idleTimeout?: number;
+  /** Default: one attempt (no retries), so tests that count upstream requests stay exact. */
+  retry?: RetryConfig;
+  circuitBreaker?: CircuitBreakerConfig;
 }
 
 export function bucketConfig(spec: BucketSpec): BucketConfig {
@@ -49,6 +56,10 @@ export function bucketConfig(spec: BucketSpec): BucketConfig {
       secretKey: spec.secretKey ?? "S3RVER",
       sessionToken: undefined,
       timeout: spec.timeout ?? 5,
+      connectTimeout: spec.connectTimeout ?? 5,
+      idleTimeout: spec.idleTimeout ?? spec.timeout ?? 5,
+      retry: spec.retry ?? { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
+      circuitBreaker: spec.circuitBreaker,
     },
   };
 }
