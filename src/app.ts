@@ -19,16 +19,15 @@ import type { TieredCache } from "./cache/tiered_cache.ts";
 import type { SharedFill } from "./cache/shared_fill.ts";
 import { DeadlineSweeper } from "./origin/deadlines.ts";
 import { S3Origin } from "./origin/s3_origin.ts";
-import {
-  ALLOWED_METHODS,
-  checkMethod,
-  parseRequestTarget,
-  resolveRequestId,
-} from "./proxy/accept.ts";
+import { checkMethod, parseRequestTarget, resolveRequestId } from "./proxy/accept.ts";
 import type { BucketRuntime } from "./proxy/bucket_runtime.ts";
 import type { BucketCache } from "./proxy/cache_stages.ts";
 import type { RequestContext } from "./proxy/context.ts";
-import { handleObject } from "./proxy/handle_object.ts";
+import { handleObject, handleOptions } from "./proxy/handle_object.ts";
+import { resolveClientIp } from "./proxy/client_ip.ts";
+import { CorsPolicy } from "./proxy/cors.ts";
+import { compileIpFilter } from "./proxy/ip_filter.ts";
+import { IpRangeSet } from "./net/ip.ts";
 import { BucketRouter } from "./routing/bucket_router.ts";
 import { VERSION } from "./version.ts";
 
@@ -68,6 +67,8 @@ interface Generation {
   bucketNames: ReadonlySet<string>;
   /** The buckets by name (admin routes and prewarm tasks address them so). */
   buckets: ReadonlyMap<string, BucketRuntime>;
+  /** server.trusted_proxies; undefined (none) means X-Forwarded-For is never read. */
+  trustedProxies: IpRangeSet | undefined;
 }
 
 /** How one bucket uses the shared cache (its own TTL and size bound), or not at all. */
@@ -134,6 +135,8 @@ async function buildGeneration(
         uncachedStatus: config.cache !== undefined && bucket.cache?.enabled === false
           ? "BYPASS"
           : undefined,
+        ipFilter: compileIpFilter(bucket.ipFilter),
+        cors: bucket.cors === undefined ? undefined : new CorsPolicy(bucket.name, bucket.cors),
       });
     }
     // A top-level jwt guards the admin routes even when no bucket uses it.
@@ -157,6 +160,9 @@ async function buildGeneration(
       adminAuthenticator,
       bucketNames: new Set(config.buckets.map((bucket) => bucket.name)),
       buckets: new Map(buckets.map((bucket) => [bucket.name, bucket])),
+      trustedProxies: config.server.trustedProxies === undefined
+        ? undefined
+        : new IpRangeSet(config.server.trustedProxies),
     };
   } catch (error) {
     // A half-built generation must not leave JWKS timers behind.
@@ -280,6 +286,12 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         });
       }
       response = errorResponse(error, { requestId: handled.requestId, method: handled.method });
+      // Errors of a bucket with CORS carry its headers too: a page must be able to read why.
+      handled.ctx?.bucket?.cors?.decorate(
+        response.headers,
+        handled.request.headers,
+        handled.method,
+      );
     }
     logAccess(handled, response, code, false);
     return response;
@@ -289,6 +301,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const ctx = handled.ctx;
     // A body S3 is streaming; never read for bodies from memory (`body` would build a stream).
     const streamed = ctx !== undefined && ctx.bodyBytes === undefined && response.body !== null;
+    ctx?.bucket?.cors?.decorate(response.headers, handled.request.headers, handled.method);
     logAccess(handled, response, undefined, streamed);
     return response;
   }
@@ -305,7 +318,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       info,
       startedAt,
       requestId: resolveRequestId(request.headers),
-      clientIp: hostOf(info.remoteAddr),
+      // Without trusted proxies (the common case) the peer is the client: no header is read.
+      clientIp: generation.trustedProxies === undefined
+        ? hostOf(info.remoteAddr)
+        : resolveClientIp(hostOf(info.remoteAddr), request.headers, generation.trustedProxies),
       method: request.method,
       path: "",
       ctx: undefined,
@@ -341,13 +357,6 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     if (target.path === "/ready") {
       return generation.readiness.response().then((response) => withRequestId(response, requestId));
     }
-    if (method === "OPTIONS") {
-      // CORS per bucket lands with the protection issue; until then a plain Allow answer.
-      return new Response(null, {
-        status: 204,
-        headers: { allow: ALLOWED_METHODS, "x-request-id": requestId },
-      });
-    }
     // `respond` and the cache set X-Request-ID on the object path.
     const ctx: RequestContext = {
       request,
@@ -369,6 +378,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       bodyBytes: undefined,
     };
     handled.ctx = ctx;
+    // OPTIONS: a bucket's CORS preflight, or a plain Allow answer.
+    if (method === "OPTIONS") return handleOptions(ctx, generation.router);
     return handleObject(ctx, generation.router);
   }
 

@@ -17,6 +17,10 @@ export const ERROR_CODE = {
   /** A signed URL past its expiry. */
   signed_url_expired: { status: 403, title: "Forbidden" },
   access_denied: { status: 403, title: "Forbidden" },
+  /** The client address is in the bucket's ip_filter.blocklist, or not in its allowlist. */
+  ip_forbidden: { status: 403, title: "Forbidden" },
+  /** A CORS preflight whose origin, method or headers the bucket's `cors` does not allow. */
+  cors_forbidden: { status: 403, title: "Forbidden" },
   route_not_found: { status: 404, title: "Not Found" },
   object_not_found: { status: 404, title: "Not Found" },
   /** An admin cache route on a gateway without a `cache` block. */

@@ -413,7 +413,7 @@ const RULES: RuleCase[] = [
     path: "server.https",
     value: true,
     message:
-      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`",
+      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`, `trusted_proxies`",
   },
   {
     name: "merge key",
@@ -527,7 +527,7 @@ Deno.test("parseConfig() points at the value for bad values and at the key for b
     "    s3:", //                  7
     "      bucket: abc", //        8
     "      secret_key: s", //      9
-    "    ip_filter: {}", //        10
+    "      replicas: []", //       10
   ].join("\n");
   const found = errors(parseConfig(text, { env: {} }));
   const where = found.map((issue) => [issue.path, issue.line, issue.column]);
@@ -535,7 +535,7 @@ Deno.test("parseConfig() points at the value for bad values and at the key for b
     ["server.port", 2, 9],
     ["server.portt", 3, 3],
     ["buckets[0].s3.access_key", 7, 5], // missing: the `s3:` key that should hold it
-    ["buckets[0].ip_filter", 10, 5],
+    ["buckets[0].s3.replicas", 10, 7],
   ]);
 });
 
@@ -712,7 +712,6 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
   assert.deepEqual(found.map((issue) => issue.path), [
     "server.rate_limit",
     "buckets[0].s3.replicas",
-    "buckets[0].ip_filter",
     "image_optimization",
     "metrics",
   ]);

@@ -9,6 +9,8 @@ import { BUCKET_SHAPE, bucketSchema, bucketsError, S3_SHAPE } from "./schema_buc
 import { AUTH_SHAPE, authWithoutJwtMessage, jwtSchema, jwtSectionKeys } from "./schema_jwt.ts";
 import { ADMIN_SHAPE, adminSchema, OPA_SHAPE, OPENFGA_SHAPE } from "./schema_authorization.ts";
 import { SIGNED_URL_KEY_SHAPE, SIGNED_URLS_SHAPE } from "./schema_signed_urls.ts";
+import { IP_FILTER_SHAPE } from "./schema_network.ts";
+import { CORS_SHAPE } from "./schema_cors.ts";
 import { CIRCUIT_BREAKER_SHAPE, RETRY_SHAPE } from "./schema_resilience.ts";
 import {
   BUCKET_CACHE_SHAPE,
@@ -121,6 +123,8 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "buckets[].signed_urls": Object.keys(SIGNED_URLS_SHAPE),
   "buckets[].signed_urls.keys[]": Object.keys(SIGNED_URL_KEY_SHAPE),
   "buckets[].cache": Object.keys(BUCKET_CACHE_SHAPE),
+  "buckets[].ip_filter": Object.keys(IP_FILTER_SHAPE),
+  "buckets[].cors": Object.keys(CORS_SHAPE),
   logging: Object.keys(LOGGING_SHAPE),
   ...jwtSectionKeys("jwt"),
   cache: Object.keys(CACHE_SHAPE),

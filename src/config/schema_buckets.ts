@@ -15,6 +15,8 @@ import { authSchema, type ParsedJwt } from "./schema_jwt.ts";
 import { authorizationSchema } from "./schema_authorization.ts";
 import { signedUrlsSchema } from "./schema_signed_urls.ts";
 import { bucketCacheSchema } from "./schema_cache.ts";
+import { ipFilterSchema } from "./schema_network.ts";
+import { corsSchema } from "./schema_cors.ts";
 import { S3_RESILIENCE_SHAPE } from "./schema_resilience.ts";
 
 // ---- buckets --------------------------------------------------------------------------------
@@ -166,6 +168,8 @@ export const BUCKET_SHAPE = {
   authorization: present(authorizationSchema),
   signed_urls: present(signedUrlsSchema),
   cache: present(bucketCacheSchema),
+  ip_filter: present(ipFilterSchema),
+  cors: present(corsSchema),
 };
 
 /** A bucket before the top-level `jwt` is known: `auth` is resolved by the root transform. */
@@ -181,6 +185,8 @@ export const bucketSchema = z.strictObject(BUCKET_SHAPE, {
   if (raw.authorization) config.authorization = raw.authorization;
   if (raw.signed_urls) config.signedUrls = raw.signed_urls;
   if (raw.cache) config.cache = raw.cache;
+  if (raw.ip_filter) config.ipFilter = raw.ip_filter;
+  if (raw.cors) config.cors = raw.cors;
   return { config, auth: raw.auth ?? { enabled: false, jwt: undefined } };
 });
 

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { LoggingConfig, ServerConfig } from "./types.ts";
 import { LOG_LEVELS } from "./types.ts";
 import { expecting, oneOf, seconds, section } from "./schema_support.ts";
+import { trustedProxiesSchema } from "./schema_network.ts";
 
 /** Why `server.address` is wrong, if it is. */
 export function addressProblem(address: string): string | undefined {
@@ -35,16 +36,21 @@ export const SERVER_SHAPE = {
     .default(8080),
   request_timeout: seconds({ min: "positive", default: 30 }),
   shutdown_timeout: seconds({ min: "zero", default: 30 }),
+  trusted_proxies: trustedProxiesSchema,
 };
 
 export const serverSchema = section(
   z.strictObject(SERVER_SHAPE, { error: expecting("a mapping of server settings") })
-    .transform((raw): ServerConfig => ({
-      address: raw.address,
-      port: raw.port,
-      requestTimeout: raw.request_timeout,
-      shutdownTimeout: raw.shutdown_timeout,
-    })),
+    .transform((raw): ServerConfig => {
+      const server: ServerConfig = {
+        address: raw.address,
+        port: raw.port,
+        requestTimeout: raw.request_timeout,
+        shutdownTimeout: raw.shutdown_timeout,
+      };
+      if (raw.trusted_proxies.length > 0) server.trustedProxies = raw.trusted_proxies;
+      return server;
+    }),
 );
 
 // ---- logging --------------------------------------------------------------------------------

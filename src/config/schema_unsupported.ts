@@ -9,14 +9,11 @@
  */
 export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
   { path: "server.max_concurrent_requests", feature: "resilience" },
-  { path: "server.trusted_proxies", feature: "resilience" },
   { path: "server.security_limits", feature: "resilience" },
   { path: "server.rate_limit", feature: "resilience" },
   { path: "server.coalescing", feature: "caching" },
   { path: "buckets[].s3.rate_limit", feature: "resilience" },
   { path: "buckets[].s3.replicas", feature: "resilience" },
-  { path: "buckets[].ip_filter", feature: "resilience and protection" },
-  { path: "buckets[].cors", feature: "resilience and protection" },
   { path: "metrics", feature: "operations" },
   { path: "audit_log", feature: "operations" },
   { path: "observability", feature: "operations" },

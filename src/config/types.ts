@@ -13,6 +13,11 @@ export interface ServerConfig {
   requestTimeout: number;
   /** Seconds in-flight requests may take to finish after SIGTERM/SIGINT. Default 30. */
   shutdownTimeout: number;
+  /**
+   * Canonical CIDRs of the proxies whose X-Forwarded-For is believed (`server.trusted_proxies`);
+   * set only when the list is not empty.
+   */
+  trustedProxies?: string[] | undefined;
 }
 
 export interface S3Config {
@@ -255,6 +260,35 @@ export interface BucketConfig {
   authorization?: AuthorizationConfig | undefined;
   signedUrls?: SignedUrlsConfig | undefined;
   cache?: BucketCacheConfig | undefined;
+  ipFilter?: IpFilterConfig | undefined;
+  cors?: CorsConfig | undefined;
+}
+
+/** A bucket's `ip_filter`: canonical CIDRs ("10.0.0.0/8", "2001:db8::/32"). */
+export interface IpFilterConfig {
+  /** Empty: every address not blocked may read. */
+  allowlist: string[];
+  /** Wins over the allowlist. */
+  blocklist: string[];
+}
+
+/** Methods a bucket's `cors.allowed_methods` may list (the gateway only serves reads). */
+export const CORS_METHODS = ["GET", "HEAD"] as const;
+
+/** A bucket's `cors`: who may read it from a browser page of another origin. */
+export interface CorsConfig {
+  /** Serialized origins ("https://app.example.com"), or ["*"] for any. */
+  allowedOrigins: string[];
+  /** Default [GET, HEAD]. */
+  allowedMethods: (typeof CORS_METHODS)[number][];
+  /** Lowercase request header names a preflight may ask for, or ["*"]. Default []. */
+  allowedHeaders: string[];
+  /** Response header names scripts may read besides the CORS-safelisted ones. Default []. */
+  exposedHeaders: string[];
+  /** Seconds a browser may cache a preflight answer. Default 86400. */
+  maxAgeSeconds: number;
+  /** Allow requests with cookies / HTTP auth (then origins are listed, never "*"). Default false. */
+  allowCredentials: boolean;
 }
 
 export interface LoggingConfig {

@@ -5,6 +5,8 @@ import type { JwtAuthenticator } from "../auth/jwt_authenticator.ts";
 import type { BucketConfig } from "../config/types.ts";
 import type { Origin } from "../origin/origin.ts";
 import type { BucketCache } from "./cache_stages.ts";
+import type { CorsPolicy } from "./cors.ts";
+import type { IpFilter } from "./ip_filter.ts";
 
 /** A bucket as the request path sees it: its config plus the objects that serve it. */
 export interface BucketRuntime {
@@ -20,4 +22,8 @@ export interface BucketRuntime {
   readonly cache: BucketCache | undefined;
   /** What X-Cache says when the bucket does not use the cache: BYPASS (opted out) or nothing. */
   readonly uncachedStatus: "BYPASS" | undefined;
+  /** The bucket's ip_filter (`guard`); undefined when it filters nothing. */
+  readonly ipFilter?: IpFilter | undefined;
+  /** The bucket's cors; undefined: no CORS headers and no per-request CORS work. */
+  readonly cors?: CorsPolicy | undefined;
 }

@@ -15,15 +15,17 @@ import {
   storeWhileStreaming,
 } from "./cache_stages.ts";
 import { fetchObject, respond, route } from "./stages.ts";
+import { ALLOWED_METHODS } from "./accept.ts";
 
 /**
  * The stages that run, in order. `accept` runs in app.ts before dispatch (request id, client ip,
- * method gate, path decoding). Later issues insert guard, negotiate, lookup, transform and store
+ * method gate, path decoding). Later issues insert negotiate, lookup, transform and store
  * at their places in DESIGN.md's order.
  */
 export const OBJECT_STAGES = [
   "accept",
   "route",
+  "guard",
   "authenticate",
   "authorize",
   "lookup",
@@ -34,8 +36,8 @@ export const OBJECT_STAGES = [
 export type ObjectStage = typeof OBJECT_STAGES[number];
 
 /**
- * Runs route -> authenticate -> authorize -> lookup -> fetch -> respond -> store (`store` tees the
- * body as `respond` streams it). Errors propagate as ProxyErrors (thrown, or as the rejection).
+ * Runs route -> guard -> authenticate -> authorize -> lookup -> fetch -> respond -> store
+ * (`store` tees the body as `respond` streams it). Errors propagate as ProxyErrors (thrown, or as the rejection).
  * A memory-tier hit on a bucket without authentication returns its Response synchronously: most
  * traffic takes that path, and skipping the promise machinery is measurable there.
  */
@@ -45,6 +47,8 @@ export function handleObject(
 ): Response | Promise<Response> {
   route(ctx, router);
   const bucket = ctx.bucket!;
+  // `guard`: the network is checked before any credential is looked at.
+  if (bucket.ipFilter !== undefined) bucket.ipFilter.check(ctx.clientIp, bucket.name);
   if (
     bucket.authenticator !== undefined || bucket.config.signedUrls !== undefined ||
     bucket.authorizer !== undefined
@@ -52,6 +56,24 @@ export function handleObject(
     return guardedObject(ctx);
   }
   return afterAuthorization(ctx);
+}
+
+/**
+ * OPTIONS: on a bucket with `cors`, its preflight answer (after the bucket's ip_filter, so a
+ * refused network learns nothing of the policy); anywhere else a plain 204 with Allow. Neither
+ * asks for credentials: browsers send preflights without them (Fetch standard).
+ */
+export function handleOptions(ctx: RequestContext, router: BucketRouter<BucketRuntime>): Response {
+  const bucket = router.resolve(ctx.path)?.target;
+  if (bucket !== undefined) {
+    ctx.bucket = bucket;
+    if (bucket.ipFilter !== undefined) bucket.ipFilter.check(ctx.clientIp, bucket.name);
+    if (bucket.cors !== undefined) return bucket.cors.options(ctx.request, ctx.requestId);
+  }
+  return new Response(null, {
+    status: 204,
+    headers: { allow: ALLOWED_METHODS, "x-request-id": ctx.requestId },
+  });
 }
 
 async function guardedObject(ctx: RequestContext): Promise<Response> {

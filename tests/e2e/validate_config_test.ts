@@ -86,15 +86,13 @@ Deno.test("validate-config: not-yet-supported keys are errors naming the feature
     "resilience); remove it for now",
     `${file}:12:7 buckets[0].s3.replicas: \`replicas\` is not supported yet (it lands with ` +
     "resilience); remove it for now",
-    `${file}:14:5 buckets[0].ip_filter: \`ip_filter\` is not supported yet (it lands with ` +
-    "resilience and protection); remove it for now",
     // Its ${IMAGE_QUALITY} is not reported: the whole key is.
-    `${file}:16:1 image_optimization: \`image_optimization\` is not supported yet (it lands ` +
+    `${file}:14:1 image_optimization: \`image_optimization\` is not supported yet (it lands ` +
     "with image optimization); remove it for now",
     // Its ${METRICS_PORT} is not reported: the whole key is.
-    `${file}:18:1 metrics: \`metrics\` is not supported yet (it lands with operations); ` +
+    `${file}:16:1 metrics: \`metrics\` is not supported yet (it lands with operations); ` +
     "remove it for now",
-    `5 errors in ${file}`,
+    `4 errors in ${file}`,
   ]);
 });
 

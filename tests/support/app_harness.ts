@@ -92,8 +92,11 @@ export interface TestApp {
   app: App;
   log: MemoryLog;
   logger: Logger;
-  /** Calls the handler in process, as Deno.serve would, with a loopback client address. */
-  request(path: string, init?: RequestInit): Promise<Response>;
+  /**
+   * Calls the handler in process, as Deno.serve would, from the TCP peer `peer` (default the
+   * loopback 127.0.0.1).
+   */
+  request(path: string, init?: RequestInit, peer?: string): Promise<Response>;
 }
 
 export async function buildTestApp(config: Config): Promise<TestApp> {
@@ -107,9 +110,9 @@ export async function buildTestApp(config: Config): Promise<TestApp> {
     app,
     log,
     logger,
-    request: (path, init) =>
+    request: (path, init, peer = "127.0.0.1") =>
       Promise.resolve(app.handle(new Request(`http://gateway.test${path}`, init), {
-        remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+        remoteAddr: { transport: "tcp", hostname: peer, port: 40000 },
       })),
   };
 }
