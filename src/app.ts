@@ -21,6 +21,7 @@ import { DeadlineSweeper } from "./origin/deadlines.ts";
 import { S3Origin } from "./origin/s3_origin.ts";
 import { checkMethod, parseRequestTarget, resolveRequestId } from "./proxy/accept.ts";
 import type { BucketRuntime } from "./proxy/bucket_runtime.ts";
+import { checkRequestTarget } from "./proxy/path_guard.ts";
 import type { BucketCache } from "./proxy/cache_stages.ts";
 import type { RequestContext } from "./proxy/context.ts";
 import { handleObject, handleOptions } from "./proxy/handle_object.ts";
@@ -351,6 +352,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const { request, requestId, method } = handled;
     const target = parseRequestTarget(request.url);
     handled.path = target.path;
+    checkRequestTarget(target.rawPath, target.path);
     if (target.path.startsWith("/admin/")) {
       // Admin routes take POST too; they check their own methods.
       return handleAdmin(request, target.path, target.rawQuery, handled.clientIp).then(

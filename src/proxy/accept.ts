@@ -1,6 +1,7 @@
 // Owns the `accept` stage: request id, client address, method gate and request-target parsing.
 
 import { ProxyError } from "../errors.ts";
+import { invalidEncodingMessage } from "./path_guard.ts";
 
 /** Methods proxied to S3. OPTIONS is answered by the gateway; everything else is 405. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -17,6 +18,8 @@ export function resolveRequestId(headers: Headers): string {
 export interface RequestTarget {
   /** Percent-decoded path. */
   path: string;
+  /** The path as received, before decoding (path_guard.ts inspects both). */
+  rawPath: string;
   /** Raw query without "?" ("" when absent). */
   rawQuery: string;
 }
@@ -27,7 +30,7 @@ export interface RequestTarget {
  */
 export function parseRequestTarget(url: string): RequestTarget {
   const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-  if (pathStart === -1) return { path: "/", rawQuery: "" };
+  if (pathStart === -1) return { path: "/", rawPath: "/", rawQuery: "" };
   const queryStart = url.indexOf("?", pathStart);
   const rawPath = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
   const rawQuery = queryStart === -1 ? "" : url.slice(queryStart + 1);
@@ -37,13 +40,12 @@ export function parseRequestTarget(url: string): RequestTarget {
       path = decodeURIComponent(rawPath);
     } catch {
       throw new ProxyError("bad_request", {
-        message:
-          "The request path has invalid percent-encoding; encode reserved characters as %XX with two hex digits and valid UTF-8.",
+        message: invalidEncodingMessage(rawPath),
         source: "client",
       });
     }
   }
-  return { path, rawQuery };
+  return { path, rawPath, rawQuery };
 }
 
 /** Throws 405 for methods a read-only gateway never serves. */

@@ -8,10 +8,15 @@ import { checkMethod, parseRequestTarget, resolveRequestId } from "./accept.ts";
 Deno.test("parseRequestTarget() decodes the path and keeps the raw query", () => {
   assert.deepEqual(parseRequestTarget("http://h:1/a/b%20c%2B.txt?x=1&y=%20"), {
     path: "/a/b c+.txt",
+    rawPath: "/a/b%20c%2B.txt",
     rawQuery: "x=1&y=%20",
   });
-  assert.deepEqual(parseRequestTarget("http://h/"), { path: "/", rawQuery: "" });
-  assert.deepEqual(parseRequestTarget("https://h/%E2%9C%93"), { path: "/✓", rawQuery: "" });
+  assert.deepEqual(parseRequestTarget("http://h/"), { path: "/", rawPath: "/", rawQuery: "" });
+  assert.deepEqual(parseRequestTarget("https://h/%E2%9C%93"), {
+    path: "/✓",
+    rawPath: "/%E2%9C%93",
+    rawQuery: "",
+  });
 });
 
 Deno.test("parseRequestTarget() rejects invalid percent-encoding with 400", () => {
