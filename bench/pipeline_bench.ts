@@ -2,6 +2,7 @@
 
 import { createApp } from "../src/app.ts";
 import type { Config } from "../src/config/types.ts";
+import { SECURITY_LIMITS_DEFAULTS } from "../src/config/schema_security.ts";
 import { Logger } from "../src/observe/log.ts";
 import { signHs256, TEST_JWT_SECRET, testJwtConfig } from "../tests/support/jwt_config.ts";
 import { testCacheConfig } from "../tests/support/app_harness.ts";
@@ -19,7 +20,13 @@ const memoryFetch: typeof fetch = () =>
   Promise.resolve(new Response(body, { status: 200, headers: upstreamHeaders }));
 
 const config: Config = {
-  server: { address: "127.0.0.1", port: 0, requestTimeout: 30, shutdownTimeout: 5 },
+  server: {
+    address: "127.0.0.1",
+    port: 0,
+    requestTimeout: 30,
+    shutdownTimeout: 5,
+    securityLimits: { ...SECURITY_LIMITS_DEFAULTS },
+  },
   buckets: Array.from({ length: 10 }, (_, i) => ({
     name: `b${i}`,
     pathPrefix: `/b${i}`,

@@ -22,6 +22,7 @@ import { S3Origin } from "./origin/s3_origin.ts";
 import { checkMethod, parseRequestTarget, resolveRequestId } from "./proxy/accept.ts";
 import type { BucketRuntime } from "./proxy/bucket_runtime.ts";
 import { checkRequestTarget } from "./proxy/path_guard.ts";
+import { checkRequestLimits, readBodyText } from "./proxy/request_limits.ts";
 import type { BucketCache } from "./proxy/cache_stages.ts";
 import type { RequestContext } from "./proxy/context.ts";
 import { handleObject, handleOptions } from "./proxy/handle_object.ts";
@@ -129,13 +130,6 @@ async function buildGeneration(
           s3: bucket.s3,
           fetch: deps.fetch,
           deadlines,
-          onCircuitTransition: ({ from, to, consecutiveFailures }) =>
-            deps.logger.log(to === "open" ? "warn" : "info", "circuit breaker", {
-              bucket: bucket.name,
-              from,
-              to,
-              consecutive_failures: consecutiveFailures,
-            }),
         }),
         authenticator,
         authorizer,
@@ -350,7 +344,9 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   /** The `accept` stage's routing: admin, health, readiness, OPTIONS, or the object path. */
   function dispatch(handled: Handled): Response | Promise<Response> {
     const { request, requestId, method } = handled;
-    const target = parseRequestTarget(request.url);
+    const url = request.url;
+    checkRequestLimits(request, url, generation.config.server.securityLimits);
+    const target = parseRequestTarget(url);
     handled.path = target.path;
     checkRequestTarget(target.rawPath, target.path);
     if (target.path.startsWith("/admin/")) {
@@ -415,7 +411,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       return handlePrewarm({
         method: request.method,
         path,
-        body: () => request.text(),
+        body: () => readBodyText(request, generation.config.server.securityLimits.maxBodySize),
         manager: prewarm,
         buckets: generation.bucketNames,
       });

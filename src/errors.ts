@@ -29,13 +29,17 @@ export const ERROR_CODE = {
   /** A request that the resource's current state rules out (cancelling a finished prewarm task). */
   conflict: { status: 409, title: "Conflict" },
   precondition_failed: { status: 412, title: "Precondition Failed" },
+  /** A request body larger than `server.security_limits.max_body_size`. */
+  payload_too_large: { status: 413, title: "Content Too Large" },
+  /** A request target longer than `server.security_limits.max_uri_length`. */
+  uri_too_long: { status: 414, title: "URI Too Long" },
   range_not_satisfiable: { status: 416, title: "Range Not Satisfiable" },
+  /** Request headers larger than `server.security_limits.max_header_size` (names + values). */
+  headers_too_large: { status: 431, title: "Request Header Fields Too Large" },
   internal: { status: 500, title: "Internal Server Error" },
   upstream_error: { status: 502, title: "Bad Gateway" },
   origin_unavailable: { status: 502, title: "Bad Gateway" },
   shutting_down: { status: 503, title: "Service Unavailable" },
-  /** The bucket's circuit breaker is open (S3 kept failing): 503 + `Retry-After`, S3 not contacted. */
-  circuit_open: { status: 503, title: "Service Unavailable" },
   origin_timeout: { status: 504, title: "Gateway Timeout" },
 } as const;
 

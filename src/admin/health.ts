@@ -1,7 +1,6 @@
 // Owns /health (liveness) and /ready (each bucket probed with a signed HEAD, cached briefly).
 
 import type { BucketRuntime } from "../proxy/bucket_runtime.ts";
-import type { CircuitSnapshot } from "../origin/circuit_breaker.ts";
 import type { ProbeResult } from "../origin/origin.ts";
 
 const JSON_HEADERS = {
@@ -28,9 +27,7 @@ export interface ReadinessOptions {
 
 interface ReadinessReport {
   ready: boolean;
-  /** By bucket name; each gets its breaker's state added when answered. */
-  backends: Record<string, Record<string, unknown>>;
-  checkedAt: string;
+  body: string;
   at: number;
 }
 
@@ -54,20 +51,7 @@ export class ReadinessChecker {
 
   async response(): Promise<Response> {
     const report = await this.#report();
-    // Breaker states are read now, not with the cached probes: an open breaker shows at once.
-    const backends: Record<string, unknown> = {};
-    for (const bucket of this.#buckets) {
-      backends[bucket.name] = {
-        ...report.backends[bucket.name],
-        circuit_breaker: circuitReport(bucket.origin.circuit()),
-      };
-    }
-    const body = JSON.stringify({
-      status: report.ready ? "ready" : "unavailable",
-      checked_at: report.checkedAt,
-      backends,
-    });
-    return new Response(body, { status: report.ready ? 200 : 503, headers: JSON_HEADERS });
+    return new Response(report.body, { status: report.ready ? 200 : 503, headers: JSON_HEADERS });
   }
 
   #report(): Promise<ReadinessReport> {
@@ -83,7 +67,7 @@ export class ReadinessChecker {
 
   async #probeAll(): Promise<ReadinessReport> {
     const results = await Promise.all(this.#buckets.map((bucket) => this.#probe(bucket)));
-    const backends: Record<string, Record<string, unknown>> = {};
+    const backends: Record<string, unknown> = {};
     let ready = true;
     this.#buckets.forEach((bucket, i) => {
       const result = results[i]!;
@@ -96,26 +80,15 @@ export class ReadinessChecker {
       };
     });
     const checkedAt = Date.now();
-    return { ready, backends, checkedAt: new Date(checkedAt).toISOString(), at: checkedAt };
+    const body = JSON.stringify({
+      status: ready ? "ready" : "unavailable",
+      checked_at: new Date(checkedAt).toISOString(),
+      backends,
+    });
+    return { ready, body, at: checkedAt };
   }
 
   #probe(bucket: BucketRuntime): Promise<ProbeResult> {
     return bucket.origin.probe(AbortSignal.timeout(this.#probeTimeoutMs));
   }
-}
-
-/**
- * A bucket's breaker in /ready: `{"state":"closed"|"open"|"half_open","consecutive_failures":n}`,
- * with `retry_after_seconds` while open; `{"state":"disabled"}` without a `circuit_breaker` block.
- * Readiness itself still comes from the probe: an open breaker is reported, not turned into 503.
- */
-function circuitReport(snapshot: CircuitSnapshot | undefined): Record<string, unknown> {
-  if (snapshot === undefined) return { state: "disabled" };
-  return {
-    state: snapshot.state,
-    consecutive_failures: snapshot.consecutiveFailures,
-    ...(snapshot.state === "open"
-      ? { retry_after_seconds: Math.ceil(snapshot.retryAfterMs / 1000) }
-      : {}),
-  };
 }

@@ -40,7 +40,13 @@ function rawWith(path: string, value: unknown): Record<string, unknown> {
 Deno.test("parseConfig() applies every default and maps snake_case to camelCase", () => {
   const config = ok(parseConfig(Deno.readTextFileSync(fixture("valid-minimal.yaml")), { env: {} }));
   assert.deepEqual(config, {
-    server: { address: "0.0.0.0", port: 8080, requestTimeout: 30, shutdownTimeout: 30 },
+    server: {
+      address: "0.0.0.0",
+      port: 8080,
+      requestTimeout: 30,
+      shutdownTimeout: 30,
+      securityLimits: { maxUriLength: 8192, maxHeaderSize: 65_536, maxBodySize: 10_485_760 },
+    },
     buckets: [{
       name: "assets",
       pathPrefix: "/assets",
@@ -70,6 +76,7 @@ Deno.test("parseConfig() reads every supported key and warns about the ignored o
     port: 9000,
     requestTimeout: 12.5,
     shutdownTimeout: 0,
+    securityLimits: { maxUriLength: 4096, maxHeaderSize: 16_384, maxBodySize: 1024 },
   });
   assert.deepEqual(config.buckets[0], {
     name: "public-assets",
@@ -109,7 +116,7 @@ Deno.test("parseConfig() reads every supported key and warns about the ignored o
   assert.deepEqual(result.warnings.map((warning) => formatIssue("f", warning)), [
     "f:7:3 server.threads: `threads` is ignored: Deno serves every request on one event loop, " +
     "so there are no worker threads to size; you can remove it",
-    "f:19:7 buckets[0].s3.connection_pool_size: `connection_pool_size` is ignored: fetch pools " +
+    "f:20:7 buckets[0].s3.connection_pool_size: `connection_pool_size` is ignored: fetch pools " +
     "and reuses upstream connections itself; you can remove it",
   ]);
 });
@@ -413,7 +420,7 @@ const RULES: RuleCase[] = [
     path: "server.https",
     value: true,
     message:
-      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`, `trusted_proxies`",
+      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`, `security_limits`, `trusted_proxies`",
   },
   {
     name: "merge key",

@@ -796,6 +796,7 @@ function expected(generated: Generated): Config {
       port: generated.port ?? 8080,
       requestTimeout: generated.requestTimeout ?? 30,
       shutdownTimeout: generated.shutdownTimeout ?? 30,
+      securityLimits: { maxUriLength: 8192, maxHeaderSize: 65_536, maxBodySize: 10_485_760 },
     },
     buckets: generated.buckets.map((b) => {
       const out: BucketConfig = {

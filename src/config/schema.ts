@@ -9,6 +9,7 @@ import { BUCKET_SHAPE, bucketSchema, bucketsError, S3_SHAPE } from "./schema_buc
 import { AUTH_SHAPE, authWithoutJwtMessage, jwtSchema, jwtSectionKeys } from "./schema_jwt.ts";
 import { ADMIN_SHAPE, adminSchema, OPA_SHAPE, OPENFGA_SHAPE } from "./schema_authorization.ts";
 import { SIGNED_URL_KEY_SHAPE, SIGNED_URLS_SHAPE } from "./schema_signed_urls.ts";
+import { SECURITY_LIMITS_SHAPE } from "./schema_security.ts";
 import { IP_FILTER_SHAPE } from "./schema_network.ts";
 import { CORS_SHAPE } from "./schema_cors.ts";
 import { CIRCUIT_BREAKER_SHAPE, RETRY_SHAPE } from "./schema_resilience.ts";
@@ -111,6 +112,7 @@ export const configSchema = z.strictObject(ROOT_SHAPE, {
 export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "": Object.keys(ROOT_SHAPE),
   server: Object.keys(SERVER_SHAPE),
+  "server.security_limits": Object.keys(SECURITY_LIMITS_SHAPE),
   "buckets[]": Object.keys(BUCKET_SHAPE),
   "buckets[].s3": Object.keys(S3_SHAPE),
   "buckets[].s3.retry": Object.keys(RETRY_SHAPE),

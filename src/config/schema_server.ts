@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { LoggingConfig, ServerConfig } from "./types.ts";
 import { LOG_LEVELS } from "./types.ts";
 import { expecting, oneOf, seconds, section } from "./schema_support.ts";
+import { securityLimitsSchema } from "./schema_security.ts";
 import { trustedProxiesSchema } from "./schema_network.ts";
 
 /** Why `server.address` is wrong, if it is. */
@@ -36,6 +37,7 @@ export const SERVER_SHAPE = {
     .default(8080),
   request_timeout: seconds({ min: "positive", default: 30 }),
   shutdown_timeout: seconds({ min: "zero", default: 30 }),
+  security_limits: securityLimitsSchema,
   trusted_proxies: trustedProxiesSchema,
 };
 
@@ -47,6 +49,7 @@ export const serverSchema = section(
         port: raw.port,
         requestTimeout: raw.request_timeout,
         shutdownTimeout: raw.shutdown_timeout,
+        securityLimits: raw.security_limits,
       };
       if (raw.trusted_proxies.length > 0) server.trustedProxies = raw.trusted_proxies;
       return server;

@@ -9,7 +9,6 @@
  */
 export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
   { path: "server.max_concurrent_requests", feature: "resilience" },
-  { path: "server.security_limits", feature: "resilience" },
   { path: "server.rate_limit", feature: "resilience" },
   { path: "server.coalescing", feature: "caching" },
   { path: "buckets[].s3.rate_limit", feature: "resilience" },

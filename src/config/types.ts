@@ -13,11 +13,23 @@ export interface ServerConfig {
   requestTimeout: number;
   /** Seconds in-flight requests may take to finish after SIGTERM/SIGINT. Default 30. */
   shutdownTimeout: number;
+  /** `server.security_limits`: request size limits (414, 431, 413). */
+  securityLimits: SecurityLimitsConfig;
   /**
    * Canonical CIDRs of the proxies whose X-Forwarded-For is believed (`server.trusted_proxies`);
    * set only when the list is not empty.
    */
   trustedProxies?: string[] | undefined;
+}
+
+/** `server.security_limits`. */
+export interface SecurityLimitsConfig {
+  /** Longest request target (path and query), in characters; longer is 414. Default 8192. */
+  maxUriLength: number;
+  /** Largest sum of header name and value lengths; larger is 431. Default 65536. */
+  maxHeaderSize: number;
+  /** Largest request body (by Content-Length, and while reading one); larger is 413. Default 10 MiB. */
+  maxBodySize: number;
 }
 
 export interface S3Config {

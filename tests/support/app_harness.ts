@@ -9,6 +9,7 @@ import type {
   MemoryCacheConfig,
   RetryConfig,
 } from "../../src/config/types.ts";
+import { SECURITY_LIMITS_DEFAULTS } from "../../src/config/schema_security.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { startServer } from "../../src/server.ts";
 
@@ -66,7 +67,13 @@ export function bucketConfig(spec: BucketSpec): BucketConfig {
 
 export function testConfig(buckets: BucketConfig[], requestTimeout = 10): Config {
   return {
-    server: { address: "127.0.0.1", port: 0, requestTimeout, shutdownTimeout: 5 },
+    server: {
+      address: "127.0.0.1",
+      port: 0,
+      requestTimeout,
+      shutdownTimeout: 5,
+      securityLimits: { ...SECURITY_LIMITS_DEFAULTS },
+    },
     buckets,
     logging: { level: "info", format: "json" },
   };
