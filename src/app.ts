@@ -130,6 +130,13 @@ async function buildGeneration(
           s3: bucket.s3,
           fetch: deps.fetch,
           deadlines,
+          onCircuitTransition: ({ from, to, consecutiveFailures }) =>
+            deps.logger.log(to === "open" ? "warn" : "info", "circuit breaker", {
+              bucket: bucket.name,
+              from,
+              to,
+              consecutive_failures: consecutiveFailures,
+            }),
         }),
         authenticator,
         authorizer,

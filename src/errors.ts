@@ -40,6 +40,8 @@ export const ERROR_CODE = {
   upstream_error: { status: 502, title: "Bad Gateway" },
   origin_unavailable: { status: 502, title: "Bad Gateway" },
   shutting_down: { status: 503, title: "Service Unavailable" },
+  /** The bucket's circuit breaker is open (S3 kept failing): 503 + `Retry-After`, S3 not contacted. */
+  circuit_open: { status: 503, title: "Service Unavailable" },
   origin_timeout: { status: 504, title: "Gateway Timeout" },
 } as const;
 

@@ -1,6 +1,7 @@
 // Owns /health (liveness) and /ready (each bucket probed with a signed HEAD, cached briefly).
 
 import type { BucketRuntime } from "../proxy/bucket_runtime.ts";
+import type { CircuitSnapshot } from "../origin/circuit_breaker.ts";
 import type { ProbeResult } from "../origin/origin.ts";
 
 const JSON_HEADERS = {
@@ -27,7 +28,9 @@ export interface ReadinessOptions {
 
 interface ReadinessReport {
   ready: boolean;
-  body: string;
+  /** By bucket name; each gets its breaker's state added when answered. */
+  backends: Record<string, Record<string, unknown>>;
+  checkedAt: string;
   at: number;
 }
 
@@ -51,7 +54,20 @@ export class ReadinessChecker {
 
   async response(): Promise<Response> {
     const report = await this.#report();
-    return new Response(report.body, { status: report.ready ? 200 : 503, headers: JSON_HEADERS });
+    // Breaker states are read now, not with the cached probes: an open breaker shows at once.
+    const backends: Record<string, unknown> = {};
+    for (const bucket of this.#buckets) {
+      backends[bucket.name] = {
+        ...report.backends[bucket.name],
+        circuit_breaker: circuitReport(bucket.origin.circuit()),
+      };
+    }
+    const body = JSON.stringify({
+      status: report.ready ? "ready" : "unavailable",
+      checked_at: report.checkedAt,
+      backends,
+    });
+    return new Response(body, { status: report.ready ? 200 : 503, headers: JSON_HEADERS });
   }
 
   #report(): Promise<ReadinessReport> {
@@ -67,7 +83,7 @@ export class ReadinessChecker {
 
   async #probeAll(): Promise<ReadinessReport> {
     const results = await Promise.all(this.#buckets.map((bucket) => this.#probe(bucket)));
-    const backends: Record<string, unknown> = {};
+    const backends: Record<string, Record<string, unknown>> = {};
     let ready = true;
     this.#buckets.forEach((bucket, i) => {
       const result = results[i]!;
@@ -80,15 +96,26 @@ export class ReadinessChecker {
       };
     });
     const checkedAt = Date.now();
-    const body = JSON.stringify({
-      status: ready ? "ready" : "unavailable",
-      checked_at: new Date(checkedAt).toISOString(),
-      backends,
-    });
-    return { ready, body, at: checkedAt };
+    return { ready, backends, checkedAt: new Date(checkedAt).toISOString(), at: checkedAt };
   }
 
   #probe(bucket: BucketRuntime): Promise<ProbeResult> {
     return bucket.origin.probe(AbortSignal.timeout(this.#probeTimeoutMs));
   }
+}
+
+/**
+ * A bucket's breaker in /ready: `{"state":"closed"|"open"|"half_open","consecutive_failures":n}`,
+ * with `retry_after_seconds` while open; `{"state":"disabled"}` without a `circuit_breaker` block.
+ * Readiness itself still comes from the probe: an open breaker is reported, not turned into 503.
+ */
+function circuitReport(snapshot: CircuitSnapshot | undefined): Record<string, unknown> {
+  if (snapshot === undefined) return { state: "disabled" };
+  return {
+    state: snapshot.state,
+    consecutive_failures: snapshot.consecutiveFailures,
+    ...(snapshot.state === "open"
+      ? { retry_after_seconds: Math.ceil(snapshot.retryAfterMs / 1000) }
+      : {}),
+  };
 }

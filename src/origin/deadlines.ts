@@ -2,9 +2,13 @@
 
 interface Pending {
   controller: AbortController;
+  /** Infinity while disarmed (see `disarm`). */
   deadline: number;
   clientSignal: AbortSignal;
   timeoutReason: unknown;
+  /** When `check` runs (once); Infinity for none. */
+  checkAt: number;
+  check: (() => void) | undefined;
 }
 
 /**
@@ -23,18 +27,25 @@ export class DeadlineSweeper {
     this.#tickMs = tickMs;
   }
 
-  /** Watches `controller` until `release` is called with the returned handle. */
+  /**
+   * Watches `controller` until `release` is called with the returned handle. `check`, if given,
+   * runs once `check.afterMs` from now unless the handle was released or aborted before.
+   */
   watch(
     controller: AbortController,
     timeoutMs: number,
     clientSignal: AbortSignal,
     timeoutReason: unknown,
+    check?: { afterMs: number; run: () => void },
   ): object {
+    const now = Date.now();
     const pending: Pending = {
       controller,
-      deadline: Date.now() + timeoutMs,
+      deadline: now + timeoutMs,
       clientSignal,
       timeoutReason,
+      checkAt: check === undefined ? Infinity : now + check.afterMs,
+      check: check?.run,
     };
     this.#pending.add(pending);
     this.#timer ??= setInterval(() => this.#sweep(), this.#tickMs);
@@ -43,6 +54,22 @@ export class DeadlineSweeper {
 
   release(handle: object): void {
     this.#pending.delete(handle as Pending);
+  }
+
+  /**
+   * Gives a watched handle a new deadline `timeoutMs` from now, aborting with `timeoutReason`
+   * past it (a body read that must not stall). The client is watched throughout.
+   */
+  arm(handle: object, timeoutMs: number, timeoutReason: unknown): void {
+    const pending = handle as Pending;
+    pending.deadline = Date.now() + timeoutMs;
+    pending.timeoutReason = timeoutReason;
+    pending.checkAt = Infinity;
+  }
+
+  /** No deadline until the next `arm` (the reader waits on its consumer, not on S3). */
+  disarm(handle: object): void {
+    (handle as Pending).deadline = Infinity;
   }
 
   /** Stops the timer (pending requests are no longer watched). For shutdown and tests. */
@@ -68,6 +95,9 @@ export class DeadlineSweeper {
       } else if (now >= pending.deadline) {
         this.#pending.delete(pending);
         pending.controller.abort(pending.timeoutReason);
+      } else if (now >= pending.checkAt) {
+        pending.checkAt = Infinity;
+        pending.check!();
       }
     }
   }

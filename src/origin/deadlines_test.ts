@@ -40,3 +40,36 @@ Deno.test("DeadlineSweeper leaves released requests alone and stops when idle", 
   assert.equal(sweeper.size, 0);
   // The interval stopped by itself: the test sanitizer would flag a live timer otherwise.
 });
+
+Deno.test("DeadlineSweeper runs a check once at its time, never after release", async () => {
+  const sweeper = new DeadlineSweeper(5);
+  let ran = 0;
+  sweeper.watch(new AbortController(), 10_000, new AbortController().signal, "t", {
+    afterMs: 20,
+    run: () => ran++,
+  });
+  const released = sweeper.watch(
+    new AbortController(),
+    10_000,
+    new AbortController().signal,
+    "t",
+    { afterMs: 20, run: () => ran += 100 },
+  );
+  sweeper.release(released);
+  await sleep(70);
+  assert.equal(ran, 1);
+  sweeper.close();
+});
+
+Deno.test("DeadlineSweeper arm/disarm: a deadline only while armed", async () => {
+  const sweeper = new DeadlineSweeper(5);
+  const controller = new AbortController();
+  const handle = sweeper.watch(controller, 10, new AbortController().signal, "headers");
+  sweeper.disarm(handle);
+  await sleep(40);
+  assert.equal(controller.signal.aborted, false);
+  sweeper.arm(handle, 15, "idle");
+  await sleep(50);
+  assert.equal(controller.signal.reason, "idle");
+  assert.equal(sweeper.size, 0);
+});

@@ -1,5 +1,6 @@
 // Owns the Origin interface: what the object path needs from any backend that holds the objects.
 
+import type { CircuitSnapshot } from "./circuit_breaker.ts";
 import type { ListPage } from "./list_objects.ts";
 
 export type { ListedObject, ListPage } from "./list_objects.ts";
@@ -15,8 +16,13 @@ export interface OriginRequest {
   headers: Readonly<Record<string, string>> | undefined;
   /** Aborts the upstream request when the client goes away. */
   signal: AbortSignal;
-  /** Milliseconds the origin may take to send response headers. */
+  /** Milliseconds one attempt may take to send response headers. */
   timeoutMs: number;
+  /**
+   * Epoch ms by which every attempt and backoff must be over (server.request_timeout); none when
+   * undefined (prewarm reads, bounded by their per-attempt timeout and retry count).
+   */
+  deadline?: number | undefined;
 }
 
 /** The answer of a readiness probe of one backend. */
@@ -50,4 +56,6 @@ export interface Origin {
   probe(signal: AbortSignal): Promise<ProbeResult>;
   /** Lists one page of keys; throws a ProxyError for S3 errors, network failures and timeouts. */
   list(request: ListRequest): Promise<ListPage>;
+  /** The circuit breaker's state, or undefined when the backend has none. */
+  circuit(): CircuitSnapshot | undefined;
 }

@@ -2,7 +2,16 @@
 
 import type { S3Config } from "../config/types.ts";
 import { ProxyError } from "../errors.ts";
+import { backoffMs } from "./backoff.ts";
+import {
+  CircuitBreaker,
+  type CircuitOutcome,
+  type CircuitPermit,
+  type CircuitSnapshot,
+  type CircuitTransition,
+} from "./circuit_breaker.ts";
 import type { DeadlineSweeper } from "./deadlines.ts";
+import { watchBody } from "./idle_body.ts";
 import { listObjectsQuery, type ListPage, parseListObjectsXml } from "./list_objects.ts";
 import type { ListRequest, Origin, OriginRequest, ProbeResult } from "./origin.ts";
 import { parseS3ErrorXml, readErrorBody, s3ErrorToProxyError } from "./s3_errors.ts";
@@ -17,10 +26,31 @@ export interface S3OriginOptions {
   fetch?: typeof fetch;
   /** Shared timeout watcher; one per app. */
   deadlines: DeadlineSweeper;
+  /** Opens (and the caller closes) a TCP connection: the connect_timeout check; tests inject one. */
+  connect?: Connector;
+  /** Told when the circuit breaker changes state (for the log). */
+  onCircuitTransition?: (transition: CircuitTransition) => void;
+  /** The backoff jitter's source; tests inject one. */
+  random?: () => number;
 }
+
+export type Connector = (
+  hostname: string,
+  port: number,
+  signal: AbortSignal,
+) => Promise<{ close(): void }>;
+
+const denoConnect: Connector = (hostname, port, signal) => Deno.connect({ hostname, port, signal });
 
 /** Marks an abort caused by our own timer, to tell a timeout from a client going away. */
 const TIMEOUT_REASON = new DOMException("origin timeout", "TimeoutError");
+/** The connect_timeout check found the endpoint not accepting connections. */
+const CONNECT_REASON = new DOMException("origin not accepting connections", "TimeoutError");
+/** S3 sent nothing for idle_timeout in the middle of a body. */
+const IDLE_REASON = new DOMException("origin idle mid-body", "TimeoutError");
+
+/** S3 statuses worth another attempt: its own and its front ends' transient failures (SlowDown is 503). */
+const RETRYABLE_STATUSES = new Set([500, 502, 503, 504]);
 
 /** A page of 1000 keys of 1 KiB each is ~1.5 MiB of XML; far beyond that is not a listing. */
 const MAX_LIST_BODY_BYTES = 16 * 1024 * 1024;
@@ -45,6 +75,12 @@ export class S3Origin implements Origin {
   readonly #pathBase: string;
   /** "/bucket" (path-style) or "/" (virtual-hosted): the bucket itself (HeadBucket, listing). */
   readonly #bucketPath: string;
+  /** Where the connect_timeout check connects: the endpoint's host and port. */
+  readonly #connectHost: string;
+  readonly #connectPort: number;
+  readonly #connect: Connector;
+  readonly #breaker: CircuitBreaker | undefined;
+  readonly #random: () => number;
 
   constructor(options: S3OriginOptions) {
     this.#bucketName = options.bucketName;
@@ -70,20 +106,44 @@ export class S3Origin implements Origin {
       this.#pathBase = "/";
     }
     this.#bucketPath = this.#pathBase === "/" ? "/" : this.#pathBase.slice(0, -1);
+    const originUrl = new URL(this.#origin);
+    // URL keeps IPv6 literals bracketed; Deno.connect wants the bare address.
+    this.#connectHost = originUrl.hostname.replace(/^\[(.*)\]$/, "$1");
+    this.#connectPort = originUrl.port !== ""
+      ? Number(originUrl.port)
+      : originUrl.protocol === "https:"
+      ? 443
+      : 80;
+    this.#connect = options.connect ?? denoConnect;
+    this.#random = options.random ?? Math.random;
+    this.#breaker = options.s3.circuitBreaker === undefined
+      ? undefined
+      : new CircuitBreaker(options.s3.circuitBreaker, options.onCircuitTransition);
   }
 
-  async fetch(request: OriginRequest): Promise<Response> {
+  circuit(): CircuitSnapshot | undefined {
+    return this.#breaker?.snapshot(performance.now());
+  }
+
+  fetch(request: OriginRequest): Promise<Response> {
     const path = this.#pathBase + encodeS3Key(request.key);
-    const response = await this.#send(request.method, path, request);
-    if ((response.status >= 200 && response.status < 300) || response.status === 304) {
-      return response;
-    }
-    const xml = request.method === "HEAD" ? "" : await readErrorBody(response);
-    throw s3ErrorToProxyError(response.status, parseS3ErrorXml(xml), {
-      bucketName: this.#bucketName,
-      s3Bucket: this.#s3.bucket,
-      key: request.key,
-    }, response.headers);
+    return this.#attempts(request, async (timeoutMs, permit) => {
+      const response = await this.#send(request.method, path, { ...request, timeoutMs }, {
+        // Bodies stream to the client: watched for idle gaps, and a broken one counts against S3.
+        onBodyFailed: permit === undefined
+          ? undefined
+          : () => this.#breaker!.record(permit, "failure", performance.now()),
+      });
+      if ((response.status >= 200 && response.status < 300) || response.status === 304) {
+        return response;
+      }
+      const xml = request.method === "HEAD" ? "" : await readErrorBody(response);
+      throw s3ErrorToProxyError(response.status, parseS3ErrorXml(xml), {
+        bucketName: this.#bucketName,
+        s3Bucket: this.#s3.bucket,
+        key: request.key,
+      }, response.headers);
+    });
   }
 
   async probe(signal: AbortSignal): Promise<ProbeResult> {
@@ -118,20 +178,24 @@ export class S3Origin implements Origin {
 
   /** ListObjectsV2: one signed GET of the bucket with list-type=2 (see list_objects.ts). */
   async list(request: ListRequest): Promise<ListPage> {
-    const response = await this.#send("GET", this.#bucketPath, {
-      query: listObjectsQuery(request),
-      headers: undefined,
-      signal: request.signal,
-      timeoutMs: request.timeoutMs,
+    // A page is read whole before anyone sees it, so a body that breaks is retried too.
+    const xml = await this.#attempts(request, async (timeoutMs) => {
+      const response = await this.#send("GET", this.#bucketPath, {
+        query: listObjectsQuery(request),
+        headers: undefined,
+        signal: request.signal,
+        timeoutMs,
+      });
+      if (response.status < 200 || response.status >= 300) {
+        throw s3ErrorToProxyError(
+          response.status,
+          parseS3ErrorXml(await readErrorBody(response)),
+          { bucketName: this.#bucketName, s3Bucket: this.#s3.bucket, key: request.prefix + "*" },
+          response.headers,
+        );
+      }
+      return await this.#readListBody(response, { signal: request.signal, timeoutMs });
     });
-    if (response.status < 200 || response.status >= 300) {
-      throw s3ErrorToProxyError(response.status, parseS3ErrorXml(await readErrorBody(response)), {
-        bucketName: this.#bucketName,
-        s3Bucket: this.#s3.bucket,
-        key: request.prefix + "*",
-      }, response.headers);
-    }
-    const xml = await this.#readListBody(response, request);
     try {
       return parseListObjectsXml(xml);
     } catch (error) {
@@ -211,10 +275,15 @@ export class S3Origin implements Origin {
     return text + decoder.decode();
   }
 
+  /**
+   * One signed request. With `watch`, a body is returned wrapped: S3 may not go quiet for more
+   * than idle_timeout between chunks, and `watch.onBodyFailed` hears when it breaks.
+   */
   async #send(
     method: string,
     path: string,
     request: Pick<OriginRequest, "query" | "headers" | "signal" | "timeoutMs">,
+    watch?: { onBodyFailed: (() => void) | undefined },
   ): Promise<Response> {
     const query = request.query === undefined || request.query.length === 0
       ? ""
@@ -245,31 +314,49 @@ export class S3Origin implements Origin {
     }
     const url = query === "" ? this.#origin + path : `${this.#origin}${path}?${query}`;
 
-    // One controller, aborted by the shared sweeper on timeout or when the client has gone; it
-    // is released once headers arrive so a long body is never cut by the timeout. After that, a
-    // client that leaves cancels the body stream, which closes the upstream connection.
+    // One controller, aborted by the shared sweeper on timeout, when the connect check fails,
+    // when the client has gone, or (for a streamed body) when S3 goes quiet mid-body.
     const controller = new AbortController();
     const clientSignal = request.signal;
     if (clientSignal.aborted) controller.abort(clientSignal.reason);
+    const connectMs = this.#s3.connectTimeout * 1000;
+    const attempt = { waiting: true };
     const watched = this.#deadlines.watch(
       controller,
       request.timeoutMs,
       clientSignal,
       TIMEOUT_REASON,
+      connectMs < request.timeoutMs
+        ? { afterMs: connectMs, run: () => this.#checkConnect(controller, connectMs, attempt) }
+        : undefined,
     );
+    let response: Response;
     try {
-      return await this.#fetch(url, {
+      response = await this.#fetch(url, {
         method,
         headers,
         signal: controller.signal,
         redirect: "manual",
       });
     } catch (error) {
-      if (controller.signal.reason === TIMEOUT_REASON) {
+      attempt.waiting = false;
+      this.#deadlines.release(watched);
+      const reason = controller.signal.reason;
+      if (reason === TIMEOUT_REASON) {
         throw new ProxyError("origin_timeout", {
           message: `S3 did not answer within ${
             request.timeoutMs / 1000
           } s for bucket "${this.#bucketName}"; raise buckets[].s3.timeout or check the endpoint.`,
+          source: "origin",
+          cause: error,
+        });
+      }
+      if (reason === CONNECT_REASON) {
+        const seconds = this.#s3.connectTimeout;
+        throw new ProxyError("origin_unavailable", {
+          message: `S3 at ${this.#origin} sent no answer for bucket "${this.#bucketName}" ` +
+            `within ${seconds} s and accepted no new connection within ${seconds} s ` +
+            "(buckets[].s3.connect_timeout); check the endpoint and the network.",
           source: "origin",
           cause: error,
         });
@@ -282,10 +369,165 @@ export class S3Origin implements Origin {
         source: "origin",
         cause: error,
       });
-    } finally {
+    }
+    attempt.waiting = false;
+    // Without body watching (listings, probes, bodiless answers) the deadline ends here, so a
+    // long body is never cut by the headers timeout; a client that leaves then cancels the body.
+    if (watch === undefined || response.body === null || method === "HEAD") {
       this.#deadlines.release(watched);
+      return response;
+    }
+    // Error bodies are watched too (they are read before answering), but only an object body's
+    // failure is news to the breaker: the error status itself is counted by #attempts.
+    const ok = response.status >= 200 && response.status < 300;
+    const body = watchBody(response.body, {
+      deadlines: this.#deadlines,
+      handle: watched,
+      idleMs: this.#s3.idleTimeout * 1000,
+      idleReason: IDLE_REASON,
+      onEnd: (end) => {
+        // A client that left is no fault of S3's.
+        if (ok && end === "failed" && !clientSignal.aborted) watch.onBodyFailed?.();
+      },
+    });
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+
+  /**
+   * connect_timeout: fetch opens and reuses connections out of sight, so a connect cannot be
+   * timed by itself. Instead, an attempt without headers after connect_timeout makes a fresh TCP
+   * connection to the endpoint; if that fails or takes longer than connect_timeout, S3 is
+   * unreachable (down, blackholed, overloaded backlog) and the attempt is aborted as a connection
+   * failure, which is retried, long before `timeout`. If it connects, S3 is up but slow: the
+   * attempt goes on until `timeout`.
+   */
+  #checkConnect(
+    controller: AbortController,
+    connectMs: number,
+    attempt: { waiting: boolean },
+  ): void {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), connectMs);
+    const signal = AbortSignal.any([controller.signal, timeout.signal]);
+    this.#connect(this.#connectHost, this.#connectPort, signal).then(
+      (connection) => connection.close(),
+      () => {
+        // Headers may have come meanwhile (the body must go on), or the attempt ended anyway.
+        if (attempt.waiting && !controller.signal.aborted) controller.abort(CONNECT_REASON);
+      },
+    ).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Runs `attempt` until it succeeds or may not be repeated (see `verdict`): retries wait a
+   * bounded exponential backoff with jitter, stop when the client has gone, and never run past
+   * `request.deadline`. The circuit breaker (when configured) admits every attempt and hears
+   * every outcome; while it is open no attempt is made.
+   */
+  async #attempts<T>(
+    request: { signal: AbortSignal; timeoutMs: number; deadline?: number | undefined },
+    attempt: (timeoutMs: number, permit: CircuitPermit | undefined) => Promise<T>,
+  ): Promise<T> {
+    const retry = this.#s3.retry;
+    const deadline = request.deadline ?? Infinity;
+    const breaker = this.#breaker;
+    let failure: unknown;
+    for (let count = 1;; count++) {
+      let permit: CircuitPermit | undefined;
+      if (breaker !== undefined) {
+        const admitted = breaker.admit(performance.now());
+        // A request that already failed reports its own failure, not the breaker it tripped.
+        if (typeof admitted === "number") throw failure ?? this.#circuitOpen(admitted);
+        permit = admitted;
+      }
+      const timeoutMs = Math.max(1, Math.min(request.timeoutMs, deadline - Date.now()));
+      try {
+        const result = await attempt(timeoutMs, permit);
+        if (permit !== undefined) breaker!.record(permit, "success", performance.now());
+        return result;
+      } catch (error) {
+        const { outcome, retryable } = verdict(error, request.signal);
+        if (permit !== undefined) breaker!.record(permit, outcome, performance.now());
+        if (!retryable || count >= retry.maxAttempts) throw afterAttempts(error, count);
+        const waitMs = backoffMs(count, retry, this.#random);
+        // No time for another attempt: the client gets this one's error now, not a 504 later.
+        if (Date.now() + waitMs >= deadline) throw afterAttempts(error, count);
+        if (!await sleep(waitMs, request.signal)) throw error;
+        failure = afterAttempts(error, count);
+      }
     }
   }
+
+  #circuitOpen(retryAfterMs: number): ProxyError {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    const config = this.#s3.circuitBreaker!;
+    const snapshot = this.#breaker!.snapshot(performance.now());
+    return new ProxyError("circuit_open", {
+      message: snapshot.state === "open"
+        ? `S3 failed ${config.failureThreshold} times in a row for bucket "${this.#bucketName}", ` +
+          `so the gateway sends it no requests for ${seconds} more s ` +
+          "(buckets[].s3.circuit_breaker); retry then."
+        : `S3 for bucket "${this.#bucketName}" is being probed after failures ` +
+          `(${config.halfOpenMaxRequests} requests at a time); retry in ${seconds} s.`,
+      // The gateway's own decision: transitions are logged once, not every refused request.
+      source: "internal",
+      headers: { "retry-after": String(seconds) },
+    });
+  }
+}
+
+/**
+ * What one failed attempt means: the breaker's outcome (S3 failing: 5xx, timeouts, connection
+ * errors; S3 answering: other statuses; neither: the client left, 429) and whether it is worth
+ * another attempt (connection errors, timeouts, 500/502/503/504; never 4xx).
+ */
+function verdict(
+  error: unknown,
+  clientSignal: AbortSignal,
+): { outcome: CircuitOutcome; retryable: boolean } {
+  if (clientSignal.aborted) return { outcome: "neutral", retryable: false };
+  if (!(error instanceof ProxyError)) return { outcome: "failure", retryable: false };
+  const status = error.details?.s3_status;
+  if (typeof status === "number") {
+    if (status >= 500) return { outcome: "failure", retryable: RETRYABLE_STATUSES.has(status) };
+    return { outcome: status === 429 ? "neutral" : "success", retryable: false };
+  }
+  if (error.code === "origin_timeout" || error.code === "origin_unavailable") {
+    return { outcome: "failure", retryable: true };
+  }
+  return { outcome: "failure", retryable: false };
+}
+
+/** The error of the last attempt, saying how many were made when there were several. */
+function afterAttempts(error: unknown, count: number): unknown {
+  if (count === 1 || !(error instanceof ProxyError)) return error;
+  return new ProxyError(error.code, {
+    message: `${error.message} (${count} attempts)`,
+    source: error.source,
+    headers: error.headers,
+    details: { ...error.details, attempts: count },
+    cause: error.cause,
+  });
+}
+
+/** Waits `ms`; false (at once) if `signal` aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (slept: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(slept);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function probeHint(status: number): string {

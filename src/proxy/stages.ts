@@ -39,6 +39,8 @@ export function fetchObject(ctx: RequestContext): Promise<Response> {
     headers: upstreamHeaders(ctx),
     signal: ctx.request.signal,
     timeoutMs,
+    // Retries and their backoffs end by the request's own deadline too.
+    deadline: ctx.deadline,
   });
 }
 
