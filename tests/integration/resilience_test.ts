@@ -27,6 +27,8 @@ import {
 
 const BODY = "0123456789abcdefghijklmnopqrstuvwxyz";
 const OK: Fault = { kind: "ok", body: BODY };
+/** Over 64 KiB: bodies this size are watched for idle gaps (smaller ones are piped natively). */
+const WATCHED = "w".repeat(80 * 1024);
 const SLOW_DOWN: Fault = { kind: "error", status: 503, code: "SlowDown" };
 const INTERNAL: Fault = { kind: "error", status: 500, code: "InternalError" };
 
@@ -263,7 +265,7 @@ Deno.test("a client that disconnects during a backoff stops the retries", async 
 
 Deno.test("S3 stalling mid-body closes the client's stream after idle_timeout; nothing is cached", async () => {
   await withFaults(
-    seq({ kind: "stall_body", body: BODY, sent: 10 }, OK),
+    seq({ kind: "stall_body", body: WATCHED, sent: 10 }, { kind: "ok", body: WATCHED }),
     { idleTimeout: 0.2, cache: true },
     async (gw, upstream) => {
       const served = await serveTestApp(gw);
@@ -277,7 +279,7 @@ Deno.test("S3 stalling mid-body closes the client's stream after idle_timeout; n
         // The truncated body did not enter the cache: the next request goes to S3 again.
         const again = await fetch(`${served.url}/b/k.txt`);
         assert.equal(again.headers.get("x-cache"), "MISS");
-        assert.equal(await again.text(), BODY);
+        assert.equal(await again.text(), WATCHED);
         assert.equal(upstream.requests.length, 2);
       } finally {
         await served.stop();
@@ -303,12 +305,12 @@ Deno.test("a truncated body errors the client's stream and is not cached", async
 });
 
 Deno.test("idle_timeout is between chunks: a slow but steady body and a slow client both finish", async () => {
-  const long = "x".repeat(64);
+  const long = "x".repeat(96 * 1024);
   await withFaults(
-    () => ({ kind: "trickle", body: long, chunk: 8, everyMs: 50 }),
+    () => ({ kind: "trickle", body: long, chunk: 16 * 1024, everyMs: 60 }),
     { idleTimeout: 0.3 },
     async (gw) => {
-      // 8 chunks 50 ms apart: longer in total than idle_timeout, never idle that long.
+      // 6 chunks 60 ms apart: longer in total than idle_timeout, never idle that long.
       const res = await gw.request("/b/slow.txt");
       assert.equal(await res.text(), long);
       // A consumer that pauses longer than idle_timeout is backpressure, not a stalled S3.
@@ -440,7 +442,7 @@ Deno.test("breaker: 4xx answers are not failures; a success resets the count", a
 
 Deno.test("breaker: a body that stalls after the headers counts as a failure", async () => {
   await withFaults(
-    () => ({ kind: "stall_body", body: BODY, sent: 5 }),
+    () => ({ kind: "stall_body", body: WATCHED, sent: 5 }),
     { circuitBreaker: BREAKER, idleTimeout: 0.1 },
     async (gw) => {
       const res = await gw.request("/b/k.txt");
