@@ -184,6 +184,12 @@ async function buildGeneration(
 /** The claims of a request without a token. */
 const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
 
+/**
+ * Bodies from memory larger than this are counted in flight until delivered (a slow client can
+ * hold a large one for long); smaller ones leave the count when they are handed to the server.
+ */
+const DELIVERY_WATCHED_BYTES = 64 * 1024;
+
 /** Status logged when the client went away before the response could be sent (nginx's 499). */
 const CLIENT_CLOSED = 499;
 
@@ -308,8 +314,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
   function succeeded(handled: Handled, response: Response): Response {
     const ctx = handled.ctx;
-    // A body S3 is streaming; never read for bodies from memory (`body` would build a stream).
-    const streamed = ctx !== undefined && ctx.bodyBytes === undefined && response.body !== null;
+    // A body S3 is streaming, or a large one from memory: its delivery takes a while, so it is
+    // waited for (for the access log and max_concurrent_requests). `body` is never read for
+    // bodies from memory (it would build a stream).
+    const streamed = ctx !== undefined &&
+      (ctx.bodyBytes === undefined
+        ? response.body !== null
+        : ctx.bodyBytes > DELIVERY_WATCHED_BYTES);
     ctx?.bucket?.cors?.decorate(response.headers, handled.request.headers, handled.method);
     logAccess(handled, response, undefined, streamed);
     return response;
@@ -351,8 +362,18 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   /** The `accept` stage's routing: admin, health, readiness, OPTIONS, or the object path. */
   function dispatch(handled: Handled): Response | Promise<Response> {
     const { request, requestId, method } = handled;
+    const server = generation.config.server;
+    if (server.maxConcurrentRequests !== undefined && inFlight > server.maxConcurrentRequests) {
+      // inFlight counts this request too, and every earlier one until its body was delivered.
+      throw new ProxyError("overloaded", {
+        message: `The gateway is handling its limit of ${server.maxConcurrentRequests} requests ` +
+          "(server.max_concurrent_requests); retry shortly.",
+        source: "client",
+        headers: { "retry-after": "1" },
+      });
+    }
     const url = request.url;
-    checkRequestLimits(request, url, generation.config.server.securityLimits);
+    checkRequestLimits(request, url, server.securityLimits);
     const target = parseRequestTarget(url);
     handled.path = target.path;
     checkRequestTarget(target.rawPath, target.path);

@@ -39,6 +39,7 @@ export const ERROR_CODE = {
   internal: { status: 500, title: "Internal Server Error" },
   upstream_error: { status: 502, title: "Bad Gateway" },
   origin_unavailable: { status: 502, title: "Bad Gateway" },
+  overloaded: { status: 503, title: "Service Unavailable" },
   shutting_down: { status: 503, title: "Service Unavailable" },
   /** The bucket's circuit breaker is open (S3 kept failing): 503 + `Retry-After`, S3 not contacted. */
   circuit_open: { status: 503, title: "Service Unavailable" },

@@ -46,6 +46,7 @@ Deno.test("parseConfig() applies every default and maps snake_case to camelCase"
       requestTimeout: 30,
       shutdownTimeout: 30,
       securityLimits: { maxUriLength: 8192, maxHeaderSize: 65_536, maxBodySize: 10_485_760 },
+      maxConcurrentRequests: 1000,
     },
     buckets: [{
       name: "assets",
@@ -77,6 +78,7 @@ Deno.test("parseConfig() reads every supported key and warns about the ignored o
     requestTimeout: 12.5,
     shutdownTimeout: 0,
     securityLimits: { maxUriLength: 4096, maxHeaderSize: 16_384, maxBodySize: 1024 },
+    maxConcurrentRequests: 1000,
   });
   assert.deepEqual(config.buckets[0], {
     name: "public-assets",
@@ -420,7 +422,7 @@ const RULES: RuleCase[] = [
     path: "server.https",
     value: true,
     message:
-      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`, `security_limits`, `trusted_proxies`",
+      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`, `security_limits`, `trusted_proxies`, `max_concurrent_requests`",
   },
   {
     name: "merge key",

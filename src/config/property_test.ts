@@ -797,6 +797,7 @@ function expected(generated: Generated): Config {
       requestTimeout: generated.requestTimeout ?? 30,
       shutdownTimeout: generated.shutdownTimeout ?? 30,
       securityLimits: { maxUriLength: 8192, maxHeaderSize: 65_536, maxBodySize: 10_485_760 },
+      maxConcurrentRequests: 1000,
     },
     buckets: generated.buckets.map((b) => {
       const out: BucketConfig = {

@@ -24,6 +24,9 @@ export function addressProblem(address: string): string | undefined {
   return undefined;
 }
 
+/** Upper bound of `max_concurrent_requests`: far beyond what one process can hold open. */
+const MAX_CONCURRENT = 1_000_000;
+
 export const SERVER_SHAPE = {
   address: z.string({ error: expecting("a host name or IP address", { text: true }) })
     .superRefine((value, ctx) => {
@@ -39,6 +42,10 @@ export const SERVER_SHAPE = {
   shutdown_timeout: seconds({ min: "zero", default: 30 }),
   security_limits: securityLimitsSchema,
   trusted_proxies: trustedProxiesSchema,
+  max_concurrent_requests: z.int({ error: expecting(`a whole number from 1 to ${MAX_CONCURRENT}`) })
+    .min(1, { error: expecting(`a whole number from 1 to ${MAX_CONCURRENT}`) })
+    .max(MAX_CONCURRENT, { error: expecting(`a whole number from 1 to ${MAX_CONCURRENT}`) })
+    .default(1000),
 };
 
 export const serverSchema = section(
@@ -50,6 +57,7 @@ export const serverSchema = section(
         requestTimeout: raw.request_timeout,
         shutdownTimeout: raw.shutdown_timeout,
         securityLimits: raw.security_limits,
+        maxConcurrentRequests: raw.max_concurrent_requests,
       };
       if (raw.trusted_proxies.length > 0) server.trustedProxies = raw.trusted_proxies;
       return server;

@@ -8,7 +8,6 @@
  * rejects values for which it returns true; `label` replaces the key name in the message.
  */
 export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
-  { path: "server.max_concurrent_requests", feature: "resilience" },
   { path: "server.rate_limit", feature: "resilience" },
   { path: "server.coalescing", feature: "caching" },
   { path: "buckets[].s3.rate_limit", feature: "resilience" },

@@ -16,6 +16,11 @@ export interface ServerConfig {
   /** `server.security_limits`: request size limits (414, 431, 413). */
   securityLimits: SecurityLimitsConfig;
   /**
+   * Requests handled at once, counted until their response body is delivered
+   * (`server.max_concurrent_requests`, default 1000); more are answered 503. Unset: no bound.
+   */
+  maxConcurrentRequests?: number;
+  /**
    * Canonical CIDRs of the proxies whose X-Forwarded-For is believed (`server.trusted_proxies`);
    * set only when the list is not empty.
    */
