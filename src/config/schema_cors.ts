@@ -2,7 +2,13 @@
 
 import { z } from "zod";
 import { CORS_METHODS, type CorsConfig } from "./types.ts";
-import { describeValue, type ErrorFn, expecting, list } from "./schema_support.ts";
+import {
+  describeValue,
+  type ErrorFn,
+  expecting,
+  list,
+  reportDuplicates,
+} from "./schema_support.ts";
 
 /** Longest `cors.max_age`: a day (browsers cap it lower anyway: Chromium at 2 hours). */
 export const MAX_CORS_MAX_AGE = 86_400;
@@ -71,23 +77,7 @@ function uniqueList(options: {
     schema = list(item, { expected, fallback: options.fallback });
   }
   return schema.superRefine((values, ctx) => {
-    const seen = new Map<string, number>();
-    values.forEach((value, index) => {
-      const key = options.normalize(value);
-      const first = seen.get(key);
-      if (first === undefined) {
-        seen.set(key, index);
-        return;
-      }
-      ctx.addIssue({
-        code: "custom",
-        path: [index],
-        message: `${JSON.stringify(value)} repeats entry ${first} (${
-          JSON.stringify(values[first])
-        }); remove one of them`,
-        input: value,
-      });
-    });
+    reportDuplicates(values, ctx, options.normalize);
     const star = values.indexOf("*");
     if (star !== -1 && values.length > 1) {
       ctx.addIssue({

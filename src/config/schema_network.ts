@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { formatRange, parseRange } from "../net/ip.ts";
 import type { IpFilterConfig } from "./types.ts";
-import { expecting, list } from "./schema_support.ts";
+import { expecting, list, reportDuplicates } from "./schema_support.ts";
 
 const RANGE_EXAMPLE = 'like "10.0.0.0/8", "2001:db8::/32" or "192.0.2.1"';
 
@@ -31,25 +31,10 @@ function rangeList(options: { trusted: boolean }) {
     expected: `a list of CIDR ranges ${RANGE_EXAMPLE}`,
     fallback: () => [],
   }).superRefine((values, ctx) => {
-    const seen = new Map<string, number>();
-    values.forEach((value, index) => {
+    reportDuplicates(values, ctx, (value) => {
       const parsed = parseRange(value.trim());
-      if ("problem" in parsed) return;
-      const canonical = formatRange(parsed.range);
-      const first = seen.get(canonical);
-      if (first === undefined) {
-        seen.set(canonical, index);
-        return;
-      }
-      ctx.addIssue({
-        code: "custom",
-        path: [index],
-        message: `${JSON.stringify(value)} repeats entry ${first} (${
-          JSON.stringify(values[first])
-        }), the same range; remove one of them`,
-        input: value,
-      });
-    });
+      return "problem" in parsed ? undefined : formatRange(parsed.range);
+    }, ", the same range");
   }).transform((values) =>
     values.map((value) => {
       const parsed = parseRange(value.trim());

@@ -150,3 +150,33 @@ export function serviceUrl(options: { example: string; query: boolean }) {
 /** The shortest secret a signed-URL key or an HS* JWT key should have. */
 export const MIN_SECRET_LENGTH = 32;
 export const MAKE_SECRET = "make one with `openssl rand -base64 48`";
+
+/**
+ * Reports every entry of a list equal (by `key`; undefined = not compared) to an earlier one, at
+ * its own index, naming the earlier entry: `"x" repeats entry 0 ("x")<note>; remove one of them`.
+ */
+export function reportDuplicates<T>(
+  values: readonly T[],
+  ctx: z.RefinementCtx,
+  key: (value: T) => string | undefined,
+  note = "",
+): void {
+  const seen = new Map<string, number>();
+  values.forEach((value, index) => {
+    const k = key(value);
+    if (k === undefined) return;
+    const first = seen.get(k);
+    if (first === undefined) {
+      seen.set(k, index);
+      return;
+    }
+    ctx.addIssue({
+      code: "custom",
+      path: [index],
+      message: `${JSON.stringify(value)} repeats entry ${first} (${
+        JSON.stringify(values[first])
+      })${note}; remove one of them`,
+      input: value,
+    });
+  });
+}
