@@ -27,6 +27,7 @@ import type { BucketCache } from "./proxy/cache_stages.ts";
 import type { RequestContext } from "./proxy/context.ts";
 import { handleObject, handleOptions } from "./proxy/handle_object.ts";
 import { resolveClientIp } from "./proxy/client_ip.ts";
+import { RateLimits } from "./proxy/rate_limits.ts";
 import { CorsPolicy } from "./proxy/cors.ts";
 import { compileIpFilter } from "./proxy/ip_filter.ts";
 import { IpRangeSet } from "./net/ip.ts";
@@ -71,6 +72,8 @@ interface Generation {
   buckets: ReadonlyMap<string, BucketRuntime>;
   /** server.trusted_proxies; undefined (none) means X-Forwarded-For is never read. */
   trustedProxies: IpRangeSet | undefined;
+  /** server.rate_limit and buckets[].s3.rate_limit; undefined (no work at all) when none is set. */
+  rateLimits: RateLimits | undefined;
 }
 
 /** How one bucket uses the shared cache (its own TTL and size bound), or not at all. */
@@ -103,6 +106,7 @@ async function buildGeneration(
   // Buckets that share the top-level jwt block share one verifier: one JWKS fetcher, one token cache.
   const authenticators = new Map<JwtConfig, JwtAuthenticator>();
   const authorizers: Authorizer[] = [];
+  let rateLimits: RateLimits | undefined;
   try {
     const buckets: BucketRuntime[] = [];
     for (const [index, bucket] of config.buckets.entries()) {
@@ -160,8 +164,13 @@ async function buildGeneration(
         authenticators.set(config.jwt, adminAuthenticator);
       }
     }
+    rateLimits = RateLimits.create(
+      config,
+      (level, event, fields) => deps.logger.log(level, event, fields),
+    );
     return {
       config,
+      rateLimits,
       router: new BucketRouter(buckets),
       readiness: new ReadinessChecker(buckets, deps.readiness),
       authenticators: [...authenticators.values()],
@@ -177,6 +186,7 @@ async function buildGeneration(
     // A half-built generation must not leave JWKS timers behind.
     for (const authenticator of authenticators.values()) await authenticator.close();
     for (const authorizer of authorizers) authorizer.close();
+    await rateLimits?.close();
     throw error;
   }
 }
@@ -413,7 +423,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     handled.ctx = ctx;
     // OPTIONS: a bucket's CORS preflight, or a plain Allow answer.
     if (method === "OPTIONS") return handleOptions(ctx, generation.router);
-    return handleObject(ctx, generation.router);
+    return handleObject(ctx, generation.router, generation.rateLimits);
   }
 
   /** The admin API: guarded first (see admin_guard.ts), then the cache routes. */
@@ -462,6 +472,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       deadlines.close();
       for (const authenticator of generation.authenticators) await authenticator.close();
       for (const authorizer of generation.authorizers) authorizer.close();
+      await generation.rateLimits?.close();
       await prewarm?.close();
       await cache?.close();
     },

@@ -34,6 +34,8 @@ export const ERROR_CODE = {
   /** A request target longer than `server.security_limits.max_uri_length`. */
   uri_too_long: { status: 414, title: "URI Too Long" },
   range_not_satisfiable: { status: 416, title: "Range Not Satisfiable" },
+  /** A rate limit (global, per IP, per bucket or per user) ran out: 429 + Retry-After, RateLimit-*. */
+  rate_limited: { status: 429, title: "Too Many Requests" },
   /** Request headers larger than `server.security_limits.max_header_size` (names + values). */
   headers_too_large: { status: 431, title: "Request Header Fields Too Large" },
   internal: { status: 500, title: "Internal Server Error" },

@@ -422,7 +422,7 @@ const RULES: RuleCase[] = [
     path: "server.https",
     value: true,
     message:
-      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`, `security_limits`, `trusted_proxies`, `max_concurrent_requests`",
+      "unknown key `https`; the keys allowed here are `address`, `port`, `request_timeout`, `shutdown_timeout`, `security_limits`, `trusted_proxies`, `max_concurrent_requests`, `rate_limit`",
   },
   {
     name: "merge key",
@@ -719,7 +719,7 @@ Deno.test("parseConfig() rejects malformed references", () => {
 Deno.test("parseConfig() does not report variables inside keys it already rejected", async () => {
   const found = errors(await loadConfigFile(fixture("not-supported.yaml"), { env: {} }));
   assert.deepEqual(found.map((issue) => issue.path), [
-    "server.rate_limit",
+    "server.coalescing",
     "buckets[0].s3.replicas",
     "image_optimization",
     "metrics",

@@ -14,6 +14,11 @@ import { IP_FILTER_SHAPE } from "./schema_network.ts";
 import { CORS_SHAPE } from "./schema_cors.ts";
 import { CIRCUIT_BREAKER_SHAPE, RETRY_SHAPE } from "./schema_resilience.ts";
 import {
+  RATE_LIMIT_RULE_SHAPE,
+  redisStoreProblem,
+  SERVER_RATE_LIMIT_SHAPE,
+} from "./schema_rate_limit.ts";
+import {
   BUCKET_CACHE_SHAPE,
   CACHE_SHAPE,
   cacheSchema,
@@ -98,6 +103,14 @@ export const configSchema = z.strictObject(ROOT_SHAPE, {
     }
     return config;
   });
+  if (raw.server.rateLimit?.store === "redis" && raw.cache?.redis === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["server", "rate_limit", "store"],
+      message: redisStoreProblem(),
+      input: "redis",
+    });
+  }
   const config: Config = { server: raw.server, buckets, logging: raw.logging };
   if (top) config.jwt = top;
   if (raw.cache) config.cache = raw.cache;
@@ -113,10 +126,15 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "": Object.keys(ROOT_SHAPE),
   server: Object.keys(SERVER_SHAPE),
   "server.security_limits": Object.keys(SECURITY_LIMITS_SHAPE),
+  "server.rate_limit": Object.keys(SERVER_RATE_LIMIT_SHAPE),
+  "server.rate_limit.global": Object.keys(RATE_LIMIT_RULE_SHAPE),
+  "server.rate_limit.per_ip": Object.keys(RATE_LIMIT_RULE_SHAPE),
+  "server.rate_limit.per_user": Object.keys(RATE_LIMIT_RULE_SHAPE),
   "buckets[]": Object.keys(BUCKET_SHAPE),
   "buckets[].s3": Object.keys(S3_SHAPE),
   "buckets[].s3.retry": Object.keys(RETRY_SHAPE),
   "buckets[].s3.circuit_breaker": Object.keys(CIRCUIT_BREAKER_SHAPE),
+  "buckets[].s3.rate_limit": Object.keys(RATE_LIMIT_RULE_SHAPE),
   "buckets[].auth": Object.keys(AUTH_SHAPE),
   ...jwtSectionKeys("buckets[].auth.jwt"),
   "buckets[].authorization": [

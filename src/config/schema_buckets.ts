@@ -18,6 +18,7 @@ import { bucketCacheSchema } from "./schema_cache.ts";
 import { ipFilterSchema } from "./schema_network.ts";
 import { corsSchema } from "./schema_cors.ts";
 import { S3_RESILIENCE_SHAPE } from "./schema_resilience.ts";
+import { rateLimitRuleSchema } from "./schema_rate_limit.ts";
 
 // ---- buckets --------------------------------------------------------------------------------
 
@@ -118,6 +119,7 @@ export const S3_SHAPE = {
   session_token: optional(z.string({ error: expecting("a string", { secret: true, text: true }) })),
   timeout: seconds({ min: "positive", default: 20 }),
   ...S3_RESILIENCE_SHAPE,
+  rate_limit: rateLimitRuleSchema,
 };
 
 export const s3Schema = z.strictObject(S3_SHAPE, {
@@ -134,6 +136,7 @@ export const s3Schema = z.strictObject(S3_SHAPE, {
   idleTimeout: raw.idle_timeout ?? raw.timeout,
   retry: raw.retry,
   circuitBreaker: raw.circuit_breaker,
+  ...(raw.rate_limit === undefined ? {} : { rateLimit: raw.rate_limit }),
 }));
 
 // ---- bucket ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { LOG_LEVELS } from "./types.ts";
 import { expecting, oneOf, seconds, section } from "./schema_support.ts";
 import { securityLimitsSchema } from "./schema_security.ts";
 import { trustedProxiesSchema } from "./schema_network.ts";
+import { serverRateLimitSchema } from "./schema_rate_limit.ts";
 
 /** Why `server.address` is wrong, if it is. */
 export function addressProblem(address: string): string | undefined {
@@ -46,6 +47,7 @@ export const SERVER_SHAPE = {
     .min(1, { error: expecting(`a whole number from 1 to ${MAX_CONCURRENT}`) })
     .max(MAX_CONCURRENT, { error: expecting(`a whole number from 1 to ${MAX_CONCURRENT}`) })
     .default(1000),
+  rate_limit: serverRateLimitSchema,
 };
 
 export const serverSchema = section(
@@ -60,6 +62,7 @@ export const serverSchema = section(
         maxConcurrentRequests: raw.max_concurrent_requests,
       };
       if (raw.trusted_proxies.length > 0) server.trustedProxies = raw.trusted_proxies;
+      if (raw.rate_limit !== undefined) server.rateLimit = raw.rate_limit;
       return server;
     }),
 );

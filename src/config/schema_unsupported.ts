@@ -8,9 +8,7 @@
  * rejects values for which it returns true; `label` replaces the key name in the message.
  */
 export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
-  { path: "server.rate_limit", feature: "resilience" },
   { path: "server.coalescing", feature: "caching" },
-  { path: "buckets[].s3.rate_limit", feature: "resilience" },
   { path: "buckets[].s3.replicas", feature: "resilience" },
   { path: "metrics", feature: "operations" },
   { path: "audit_log", feature: "operations" },

@@ -25,6 +25,27 @@ export interface ServerConfig {
    * set only when the list is not empty.
    */
   trustedProxies?: string[] | undefined;
+  /** `server.rate_limit`, when the block is written. */
+  rateLimit?: RateLimitConfig | undefined;
+}
+
+/** One token bucket: `burst` tokens at most, refilled at `requestsPerSecond`. */
+export interface RateLimitRule {
+  requestsPerSecond: number;
+  /** Requests allowed at once after a quiet spell; default `requestsPerSecond`. */
+  burst: number;
+}
+
+/** `server.rate_limit`. The scopes are undefined when not enabled or 0 (no limit). */
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Where the counters live: this process, or the cache's Redis (shared by a fleet). */
+  store: "memory" | "redis";
+  global: RateLimitRule | undefined;
+  /** Keyed by the resolved client IP (server.trusted_proxies). */
+  perIp: RateLimitRule | undefined;
+  /** Keyed by the JWT subject (`sub`), after authentication. */
+  perUser: RateLimitRule | undefined;
 }
 
 /** `server.security_limits`. */
@@ -58,6 +79,8 @@ export interface S3Config {
   retry: RetryConfig;
   /** Undefined: no breaker (the block is absent, as in the original). */
   circuitBreaker: CircuitBreakerConfig | undefined;
+  /** `s3.rate_limit`: the bucket's own limit; undefined = none. */
+  rateLimit?: RateLimitRule | undefined;
 }
 
 /** `buckets[].s3.retry`: GET/HEAD attempts on connection errors, timeouts and S3 500/502/503/504. */

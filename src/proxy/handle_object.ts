@@ -16,6 +16,7 @@ import {
 } from "./cache_stages.ts";
 import { fetchObject, respond, route } from "./stages.ts";
 import { ALLOWED_METHODS } from "./accept.ts";
+import type { RateLimits } from "./rate_limits.ts";
 
 /**
  * The stages that run, in order. `accept` runs in app.ts before dispatch (request id, client ip,
@@ -44,7 +45,9 @@ export type ObjectStage = typeof OBJECT_STAGES[number];
 export function handleObject(
   ctx: RequestContext,
   router: BucketRouter<BucketRuntime>,
+  limits?: RateLimits,
 ): Response | Promise<Response> {
+  if (limits !== undefined) return limitedObject(ctx, router, limits);
   route(ctx, router);
   const bucket = ctx.bucket!;
   // `guard`: the network is checked before any credential is looked at.
@@ -74,6 +77,28 @@ export function handleOptions(ctx: RequestContext, router: BucketRouter<BucketRu
     status: 204,
     headers: { allow: ALLOWED_METHODS, "x-request-id": ctx.requestId },
   });
+}
+
+/**
+ * The object path with rate limits (server.rate_limit, buckets[].s3.rate_limit): global and per-IP
+ * before routing, the bucket's after routing (and its ip_filter), per-user after authentication.
+ */
+async function limitedObject(
+  ctx: RequestContext,
+  router: BucketRouter<BucketRuntime>,
+  limits: RateLimits,
+): Promise<Response> {
+  await limits.checkClient(ctx.clientIp);
+  route(ctx, router);
+  const bucket = ctx.bucket!;
+  if (bucket.ipFilter !== undefined) bucket.ipFilter.check(ctx.clientIp, bucket.name);
+  await limits.checkBucket(bucket.name);
+  if (bucket.authenticator !== undefined || bucket.config.signedUrls !== undefined) {
+    await authenticate(ctx);
+    await limits.checkUser(ctx.subject);
+  }
+  if (bucket.authorizer !== undefined) await authorize(ctx);
+  return await afterAuthorization(ctx);
 }
 
 async function guardedObject(ctx: RequestContext): Promise<Response> {

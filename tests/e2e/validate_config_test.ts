@@ -82,8 +82,8 @@ Deno.test("validate-config: not-yet-supported keys are errors naming the feature
   const result = await validate([file]);
   assert.equal(result.code, 2);
   assert.deepEqual(result.err, [
-    `${file}:3:3 server.rate_limit: \`rate_limit\` is not supported yet (it lands with ` +
-    "resilience); remove it for now",
+    `${file}:3:3 server.coalescing: \`coalescing\` is not supported yet (it lands with ` +
+    "caching); remove it for now",
     `${file}:12:7 buckets[0].s3.replicas: \`replicas\` is not supported yet (it lands with ` +
     "resilience); remove it for now",
     // Its ${IMAGE_QUALITY} is not reported: the whole key is.
