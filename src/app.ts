@@ -18,7 +18,10 @@ import { createPrewarmManager } from "./proxy/prewarm_source.ts";
 import type { TieredCache } from "./cache/tiered_cache.ts";
 import type { SharedFill } from "./cache/shared_fill.ts";
 import { DeadlineSweeper } from "./origin/deadlines.ts";
+import type { CircuitTransition } from "./origin/circuit_breaker.ts";
 import { S3Origin } from "./origin/s3_origin.ts";
+import { ReplicaSetOrigin } from "./origin/replica_set.ts";
+import type { Origin } from "./origin/origin.ts";
 import { checkMethod, parseRequestTarget, resolveRequestId } from "./proxy/accept.ts";
 import type { BucketRuntime } from "./proxy/bucket_runtime.ts";
 import { checkRequestTarget } from "./proxy/path_guard.ts";
@@ -41,6 +44,8 @@ export interface AppDeps {
   /** The fetch used for JWKS, OPA and OpenFGA; defaults to the global fetch. */
   authFetch?: typeof fetch;
   readiness?: ReadinessOptions;
+  /** Milliseconds between probes of unhealthy replicas (default 5000); tests shorten it. */
+  replicaProbeIntervalMs?: number;
 }
 
 /** What the server knows about the connection (Deno.ServeHandlerInfo fits). */
@@ -107,8 +112,9 @@ async function buildGeneration(
   const authenticators = new Map<JwtConfig, JwtAuthenticator>();
   const authorizers: Authorizer[] = [];
   let rateLimits: RateLimits | undefined;
+  const builtBuckets: BucketRuntime[] = [];
   try {
-    const buckets: BucketRuntime[] = [];
+    const buckets = builtBuckets;
     for (const [index, bucket] of config.buckets.entries()) {
       let authenticator: JwtAuthenticator | undefined;
       if (bucket.jwt !== undefined) {
@@ -129,19 +135,7 @@ async function buildGeneration(
         name: bucket.name,
         pathPrefix: bucket.pathPrefix,
         config: bucket,
-        origin: new S3Origin({
-          bucketName: bucket.name,
-          s3: bucket.s3,
-          fetch: deps.fetch,
-          deadlines,
-          onCircuitTransition: ({ from, to, consecutiveFailures }) =>
-            deps.logger.log(to === "open" ? "warn" : "info", "circuit breaker", {
-              bucket: bucket.name,
-              from,
-              to,
-              consecutive_failures: consecutiveFailures,
-            }),
-        }),
+        origin: buildOrigin(bucket, deps, deadlines),
         authenticator,
         authorizer,
         cache: bucketCache(bucket, config, cache, fills),
@@ -186,9 +180,55 @@ async function buildGeneration(
     // A half-built generation must not leave JWKS timers behind.
     for (const authenticator of authenticators.values()) await authenticator.close();
     for (const authorizer of authorizers) authorizer.close();
+    for (const bucket of builtBuckets) bucket.origin.close?.();
     await rateLimits?.close();
     throw error;
   }
+}
+
+/** One bucket's origin: a single S3Origin, or a ReplicaSetOrigin for `s3.replicas`. */
+function buildOrigin(
+  bucket: Config["buckets"][number],
+  deps: AppDeps,
+  deadlines: DeadlineSweeper,
+): Origin {
+  const logTransition = (
+    replica: string | undefined,
+    { from, to, consecutiveFailures }: CircuitTransition,
+  ) =>
+    deps.logger.log(to === "open" ? "warn" : "info", "circuit breaker", {
+      bucket: bucket.name,
+      replica,
+      from,
+      to,
+      consecutive_failures: consecutiveFailures,
+    });
+  const replicas = bucket.s3.replicas;
+  if (replicas !== undefined) {
+    return ReplicaSetOrigin.fromConfig({
+      bucketName: bucket.name,
+      s3: { ...bucket.s3, replicas },
+      fetch: deps.fetch,
+      deadlines,
+      probeIntervalMs: deps.replicaProbeIntervalMs,
+      onCircuitTransition: logTransition,
+      onFailover: (from, to, error) =>
+        deps.logger.warn("replica failover", {
+          bucket: bucket.name,
+          from,
+          to,
+          code: error.code,
+          message: error.message,
+        }),
+    });
+  }
+  return new S3Origin({
+    bucketName: bucket.name,
+    s3: bucket.s3,
+    fetch: deps.fetch,
+    deadlines,
+    onCircuitTransition: (transition) => logTransition(undefined, transition),
+  });
 }
 
 /** The claims of a request without a token. */
@@ -472,6 +512,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       deadlines.close();
       for (const authenticator of generation.authenticators) await authenticator.close();
       for (const authorizer of generation.authorizers) authorizer.close();
+      for (const bucket of generation.buckets.values()) bucket.origin.close?.();
       await generation.rateLimits?.close();
       await prewarm?.close();
       await cache?.close();

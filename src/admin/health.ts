@@ -3,6 +3,7 @@
 import type { BucketRuntime } from "../proxy/bucket_runtime.ts";
 import type { CircuitSnapshot } from "../origin/circuit_breaker.ts";
 import type { ProbeResult } from "../origin/origin.ts";
+import { ReplicaSetOrigin } from "../origin/replica_set.ts";
 
 const JSON_HEADERS = {
   "content-type": "application/json; charset=utf-8",
@@ -56,18 +57,34 @@ export class ReadinessChecker {
     const report = await this.#report();
     // Breaker states are read now, not with the cached probes: an open breaker shows at once.
     const backends: Record<string, unknown> = {};
+    let ready = report.ready;
     for (const bucket of this.#buckets) {
+      if (bucket.origin instanceof ReplicaSetOrigin) {
+        // Replica sets: each replica's health is its breaker's state (kept current by the
+        // replica set's own probes), read now.
+        const health = bucket.origin.health();
+        const healthy = health.filter((replica) => replica.healthy).length;
+        if (healthy === 0) ready = false;
+        backends[bucket.name] = {
+          status: healthy === health.length ? "ready" : healthy === 0 ? "unavailable" : "degraded",
+          replicas: Object.fromEntries(
+            health.map((replica) => [replica.name, replica.healthy ? "healthy" : "unhealthy"]),
+          ),
+          circuit_breaker: circuitReport(bucket.origin.circuit()),
+        };
+        continue;
+      }
       backends[bucket.name] = {
         ...report.backends[bucket.name],
         circuit_breaker: circuitReport(bucket.origin.circuit()),
       };
     }
     const body = JSON.stringify({
-      status: report.ready ? "ready" : "unavailable",
+      status: ready ? "ready" : "unavailable",
       checked_at: report.checkedAt,
       backends,
     });
-    return new Response(body, { status: report.ready ? 200 : 503, headers: JSON_HEADERS });
+    return new Response(body, { status: ready ? 200 : 503, headers: JSON_HEADERS });
   }
 
   #report(): Promise<ReadinessReport> {
@@ -82,10 +99,12 @@ export class ReadinessChecker {
   }
 
   async #probeAll(): Promise<ReadinessReport> {
-    const results = await Promise.all(this.#buckets.map((bucket) => this.#probe(bucket)));
+    // Replica sets are reported from their breakers in response(), not probed here.
+    const probed = this.#buckets.filter((bucket) => !(bucket.origin instanceof ReplicaSetOrigin));
+    const results = await Promise.all(probed.map((bucket) => this.#probe(bucket)));
     const backends: Record<string, Record<string, unknown>> = {};
     let ready = true;
-    this.#buckets.forEach((bucket, i) => {
+    probed.forEach((bucket, i) => {
       const result = results[i]!;
       if (!result.healthy) ready = false;
       backends[bucket.name] = {

@@ -536,7 +536,7 @@ Deno.test("parseConfig() points at the value for bad values and at the key for b
     "    s3:", //                  7
     "      bucket: abc", //        8
     "      secret_key: s", //      9
-    "      replicas: []", //       10
+    "      regionn: x", //         10
   ].join("\n");
   const found = errors(parseConfig(text, { env: {} }));
   const where = found.map((issue) => [issue.path, issue.line, issue.column]);
@@ -544,7 +544,7 @@ Deno.test("parseConfig() points at the value for bad values and at the key for b
     ["server.port", 2, 9],
     ["server.portt", 3, 3],
     ["buckets[0].s3.access_key", 7, 5], // missing: the `s3:` key that should hold it
-    ["buckets[0].s3.replicas", 10, 7],
+    ["buckets[0].s3.regionn", 10, 7],
   ]);
 });
 
@@ -720,7 +720,6 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
   const found = errors(await loadConfigFile(fixture("not-supported.yaml"), { env: {} }));
   assert.deepEqual(found.map((issue) => issue.path), [
     "server.coalescing",
-    "buckets[0].s3.replicas",
     "image_optimization",
     "metrics",
   ]);

@@ -1,7 +1,7 @@
 // Owns the schema of one `buckets[]` entry: name, path_prefix, s3 and its per-bucket sections.
 
 import { z } from "zod";
-import type { BucketConfig, S3Config } from "./types.ts";
+import type { BucketConfig, ReplicaConfig, S3Config } from "./types.ts";
 import {
   describeValue,
   type ErrorFn,
@@ -122,9 +122,34 @@ export const S3_SHAPE = {
   rate_limit: rateLimitRuleSchema,
 };
 
-export const s3Schema = z.strictObject(S3_SHAPE, {
-  error: expecting("a mapping with bucket, region, access_key and secret_key"),
-}).transform((raw): S3Config => ({
+/** The single-form keys that `replicas` replaces: each replica names its own. */
+const REPLICA_REPLACED_KEYS = [
+  "bucket",
+  "region",
+  "endpoint",
+  "access_key",
+  "secret_key",
+  "session_token",
+] as const;
+
+const priorityError = expecting("a whole number from 1 to 255 (1 = tried first)");
+
+const replicaSchema = z.strictObject({
+  name: nonEmptyString(),
+  bucket: S3_SHAPE.bucket,
+  region: S3_SHAPE.region,
+  endpoint: S3_SHAPE.endpoint,
+  access_key: S3_SHAPE.access_key,
+  secret_key: S3_SHAPE.secret_key,
+  session_token: S3_SHAPE.session_token,
+  priority: z.number({ error: priorityError }).int({ error: priorityError })
+    .min(1, { error: priorityError }).max(255, { error: priorityError }),
+  timeout: seconds({ min: "positive", default: 20 }),
+}, {
+  error: expecting("a replica mapping with name, bucket, access_key, secret_key and priority"),
+}).transform((raw): ReplicaConfig => ({
+  name: raw.name,
+  priority: raw.priority,
   bucket: raw.bucket,
   region: raw.region,
   endpoint: raw.endpoint,
@@ -132,12 +157,97 @@ export const s3Schema = z.strictObject(S3_SHAPE, {
   secretKey: raw.secret_key,
   sessionToken: raw.session_token,
   timeout: raw.timeout,
-  connectTimeout: raw.connect_timeout,
-  idleTimeout: raw.idle_timeout ?? raw.timeout,
-  retry: raw.retry,
-  circuitBreaker: raw.circuit_breaker,
-  ...(raw.rate_limit === undefined ? {} : { rateLimit: raw.rate_limit }),
 }));
+
+const replicasSchema = z.array(replicaSchema, {
+  error: expecting("a list of replicas (each with name, bucket, access_key, secret_key, priority)"),
+}).superRefine((replicas, ctx) => {
+  if (replicas.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: "at least one replica is required; remove `replicas` to use the single-bucket form",
+      input: replicas,
+    });
+  }
+  const names = new Map<string, number>();
+  const priorities = new Map<number, number>();
+  replicas.forEach((replica, i) => {
+    const sameName = names.get(replica.name);
+    if (sameName !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [i, "name"],
+        message: `${
+          JSON.stringify(replica.name)
+        } is already the name of replicas[${sameName}]; replica names must be unique`,
+        input: replica.name,
+      });
+    } else names.set(replica.name, i);
+    const samePriority = priorities.get(replica.priority);
+    if (samePriority !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [i, "priority"],
+        message: `${replica.priority} is already the priority of replicas[${samePriority}]; ` +
+          "priorities must be unique (1 = tried first)",
+        input: replica.priority,
+      });
+    } else priorities.set(replica.priority, i);
+  });
+}).transform((replicas) => [...replicas].sort((a, b) => a.priority - b.priority));
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function hasReplicas(value: Record<string, unknown>): boolean {
+  return value.replicas !== undefined && value.replicas !== null;
+}
+
+const singleS3Schema = z.strictObject({ ...S3_SHAPE, replicas: optional(replicasSchema) }, {
+  error: expecting("a mapping with bucket, region, access_key and secret_key (or replicas)"),
+}).transform((raw): S3Config => {
+  const first = raw.replicas?.[0];
+  return {
+    bucket: first?.bucket ?? raw.bucket,
+    region: first?.region ?? raw.region,
+    endpoint: first === undefined ? raw.endpoint : first.endpoint,
+    accessKey: first?.accessKey ?? raw.access_key,
+    secretKey: first?.secretKey ?? raw.secret_key,
+    sessionToken: first === undefined ? raw.session_token : first.sessionToken,
+    timeout: raw.timeout,
+    connectTimeout: raw.connect_timeout,
+    idleTimeout: raw.idle_timeout ?? raw.timeout,
+    retry: raw.retry,
+    circuitBreaker: raw.circuit_breaker,
+    ...(raw.rate_limit === undefined ? {} : { rateLimit: raw.rate_limit }),
+    ...(raw.replicas === undefined ? {} : { replicas: raw.replicas }),
+  };
+});
+
+/**
+ * `s3`: either the single form (bucket, region, endpoint, access_key, secret_key,
+ * session_token) or `replicas`, which replaces those keys (each replica names its own); giving
+ * both is an error. The bucket-wide keys (timeout, retry, circuit_breaker, ...) apply to both.
+ */
+export const s3Schema = z.unknown().superRefine((value, ctx) => {
+  if (!isMapping(value) || !hasReplicas(value)) return;
+  for (const key of REPLICA_REPLACED_KEYS) {
+    if (value[key] === undefined) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: [key],
+      message: `\`${key}\` cannot be used together with \`replicas\`: each replica has its own ` +
+        "bucket, region, endpoint and keys; move it into the replicas or remove `replicas`",
+      input: value[key],
+    });
+  }
+}).pipe(z.preprocess((value) => {
+  // Replica mode: the single-form keys are not given; placeholders satisfy the single schema
+  // and the transform replaces them with the first replica's values.
+  if (!isMapping(value) || !hasReplicas(value)) return value;
+  return { ...value, bucket: "replica-set", access_key: "-", secret_key: "-" };
+}, singleS3Schema));
 
 // ---- bucket ---------------------------------------------------------------------------------
 

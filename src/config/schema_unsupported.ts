@@ -9,7 +9,6 @@
  */
 export const NOT_YET_SUPPORTED: readonly NotYetSupported[] = [
   { path: "server.coalescing", feature: "caching" },
-  { path: "buckets[].s3.replicas", feature: "resilience" },
   { path: "metrics", feature: "operations" },
   { path: "audit_log", feature: "operations" },
   { path: "observability", feature: "operations" },

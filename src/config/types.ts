@@ -81,6 +81,26 @@ export interface S3Config {
   circuitBreaker: CircuitBreakerConfig | undefined;
   /** `s3.rate_limit`: the bucket's own limit; undefined = none. */
   rateLimit?: RateLimitRule | undefined;
+  /**
+   * `s3.replicas`, sorted by priority (first = preferred). When set, the single-form fields
+   * above (bucket, region, endpoint, keys, timeout) are copied from the first replica.
+   */
+  replicas?: ReplicaConfig[] | undefined;
+}
+
+/** One `buckets[].s3.replicas[]` entry: an S3 copy of the bucket with its own credentials. */
+export interface ReplicaConfig {
+  name: string;
+  /** 1 = tried first; unique within the bucket. */
+  priority: number;
+  bucket: string;
+  region: string;
+  endpoint: string | undefined;
+  accessKey: string;
+  secretKey: string;
+  sessionToken: string | undefined;
+  /** Seconds until this replica must have sent response headers, per attempt. Default 20. */
+  timeout: number;
 }
 
 /** `buckets[].s3.retry`: GET/HEAD attempts on connection errors, timeouts and S3 500/502/503/504. */

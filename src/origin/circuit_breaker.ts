@@ -114,6 +114,11 @@ export class CircuitBreaker {
     }
   }
 
+  /** Closes the breaker at once: an out-of-band probe found the upstream healthy again. */
+  reset(now: number): void {
+    if (this.#state !== "closed") this.#enter("closed", now);
+  }
+
   /** The state as /ready reports it: an open breaker past its timeout is about to probe. */
   snapshot(now: number): CircuitSnapshot {
     if (this.#state === "open") {

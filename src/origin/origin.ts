@@ -58,4 +58,6 @@ export interface Origin {
   list(request: ListRequest): Promise<ListPage>;
   /** The circuit breaker's state, or undefined when the backend has none. */
   circuit(): CircuitSnapshot | undefined;
+  /** Stops the origin's own timers (replica probes); absent when it has none. */
+  close?(): void;
 }

@@ -146,6 +146,11 @@ export class S3Origin implements Origin {
     return this.#breaker?.snapshot(performance.now());
   }
 
+  /** Closes the breaker (if any): a probe found S3 healthy again (replica sets). */
+  resetCircuit(): void {
+    this.#breaker?.reset(performance.now());
+  }
+
   fetch(request: OriginRequest): Promise<Response> {
     const path = this.#pathBase + encodeS3Key(request.key);
     return this.#attempts(request, async (timeoutMs, permit) => {

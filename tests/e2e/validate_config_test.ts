@@ -84,15 +84,13 @@ Deno.test("validate-config: not-yet-supported keys are errors naming the feature
   assert.deepEqual(result.err, [
     `${file}:3:3 server.coalescing: \`coalescing\` is not supported yet (it lands with ` +
     "caching); remove it for now",
-    `${file}:12:7 buckets[0].s3.replicas: \`replicas\` is not supported yet (it lands with ` +
-    "resilience); remove it for now",
     // Its ${IMAGE_QUALITY} is not reported: the whole key is.
-    `${file}:14:1 image_optimization: \`image_optimization\` is not supported yet (it lands ` +
+    `${file}:12:1 image_optimization: \`image_optimization\` is not supported yet (it lands ` +
     "with image optimization); remove it for now",
     // Its ${METRICS_PORT} is not reported: the whole key is.
-    `${file}:16:1 metrics: \`metrics\` is not supported yet (it lands with operations); ` +
+    `${file}:14:1 metrics: \`metrics\` is not supported yet (it lands with operations); ` +
     "remove it for now",
-    `4 errors in ${file}`,
+    `3 errors in ${file}`,
   ]);
 });
 

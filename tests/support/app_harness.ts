@@ -1,6 +1,6 @@
 // Owns test helpers that build a Config and an App around a memory log, and serve it on loopback.
 
-import { type App, createApp } from "../../src/app.ts";
+import { type App, type AppDeps, createApp } from "../../src/app.ts";
 import type {
   BucketConfig,
   CacheConfig,
@@ -106,12 +106,16 @@ export interface TestApp {
   request(path: string, init?: RequestInit, peer?: string): Promise<Response>;
 }
 
-export async function buildTestApp(config: Config): Promise<TestApp> {
+export async function buildTestApp(
+  config: Config,
+  deps: Partial<AppDeps> = {},
+): Promise<TestApp> {
   const log = new MemoryLog();
   const logger = new Logger({ level: "info", format: "json", sink: log });
   const app = await createApp(config, {
     logger,
     readiness: { cacheMs: 0, probeTimeoutMs: 2000 },
+    ...deps,
   });
   return {
     app,
