@@ -1,4 +1,4 @@
-// Owns CachedObject: one complete S3 object as the cache keeps it, and the CacheStore interface.
+// Owns CachedObject: one complete S3 object as the cache keeps it, and the counters every tier reports.
 
 import { parseHttpDate } from "../http/http_date.ts";
 
@@ -50,20 +50,4 @@ export interface CacheStats {
   items: number;
   bytes: number;
   maxBytes: number;
-}
-
-/** A cache tier. Only the memory tier exists so far; disk and Redis implement the same shape. */
-export interface CacheStore {
-  /** The fresh entry for `key`, or undefined (expired entries count as misses but stay for revalidation). */
-  get(key: string, nowMs: number): CachedObject | undefined;
-  set(key: string, value: CachedObject): void;
-  delete(key: string): boolean;
-  /** Deletes every entry whose key passes `matches`; returns how many. */
-  deleteMatching(matches: (key: string) => boolean): number;
-  /** The entry without touching recency or the hit/miss counts (for the admin API). */
-  peek(key: string): CachedObject | undefined;
-  /** Items and bytes of the entries whose key passes `matches`. */
-  usage(matches: (key: string) => boolean): { items: number; bytes: number };
-  clear(): void;
-  stats(): CacheStats;
 }

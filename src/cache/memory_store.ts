@@ -2,14 +2,18 @@
 
 import { LRUCache } from "lru-cache";
 import type { MemoryCacheConfig } from "../config/types.ts";
-import type { CachedObject, CacheStats, CacheStore } from "./cached_object.ts";
+import type { CachedObject, CacheStats } from "./cached_object.ts";
 
 /** Bookkeeping bytes per entry beyond the body: headers, key, object overhead (an estimate). */
 function entrySize(value: CachedObject, key: string): number {
   return value.body.byteLength + key.length + 1024;
 }
 
-export class MemoryStore implements CacheStore {
+/**
+ * The memory tier: synchronous (it is asked on every request, before any await). The slower tiers
+ * implement CacheTier (tier.ts) instead; TieredCache puts them together.
+ */
+export class MemoryStore {
   readonly #lru: LRUCache<string, CachedObject>;
   readonly #maxBytes: number;
   #hits = 0;

@@ -213,6 +213,29 @@ function setHitHeaders(headers: Headers, ctx: RequestContext, entry: CachedObjec
 }
 
 /**
+ * Whether S3's answer may be stored under the bucket's cache rules (a complete 200 with a
+ * Content-Length within the item bound, storable, with a TTL above 0): its length and TTL, or
+ * why not. Shared by the `store` stage and prewarming, so both cache exactly the same things.
+ */
+export function storagePlan(
+  response: Response,
+  cache: BucketCache,
+): { length: number; ttlSeconds: number } | { skipped: string } {
+  if (response.status !== 200 || response.body === null) {
+    return { skipped: `S3 answered ${response.status}` };
+  }
+  const length = Number(response.headers.get("content-length"));
+  if (!Number.isSafeInteger(length)) return { skipped: "S3 sent no Content-Length" };
+  if (length > cache.maxItemBytes) {
+    return { skipped: `${length} bytes is over the bucket's max_item_size_mb` };
+  }
+  if (!isStorable(response.headers)) return { skipped: "S3 marked it no-store or private" };
+  const ttlSeconds = freshnessSeconds(response.headers, cache.defaultTtlSeconds);
+  if (ttlSeconds <= 0) return { skipped: "its TTL is 0" };
+  return { length, ttlSeconds };
+}
+
+/**
  * `store`: on a miss, a complete 200 GET of a storable object no larger than the bound is teed:
  * one branch streams to the client as it arrives, the other fills a buffer of the announced size
  * and is stored only if exactly that many bytes arrived (a truncated or failed body never enters
@@ -224,18 +247,13 @@ export function storeWhileStreaming(
   cache: BucketCache,
 ): Response {
   const key = ctx.cacheKey;
-  const length = Number(response.headers.get("content-length"));
-  if (
-    key === undefined || ctx.method !== "GET" || response.status !== 200 ||
-    response.body === null || ctx.forwardedHeaders !== undefined ||
-    !Number.isSafeInteger(length) || length > cache.maxItemBytes ||
-    !isStorable(response.headers)
-  ) {
+  if (key === undefined || ctx.method !== "GET" || ctx.forwardedHeaders !== undefined) {
     return response;
   }
-  const ttlSeconds = freshnessSeconds(response.headers, cache.defaultTtlSeconds);
-  if (ttlSeconds <= 0) return response;
-  const [toClient, toCache] = response.body.tee();
+  const plan = storagePlan(response, cache);
+  if ("skipped" in plan) return response;
+  const { length, ttlSeconds } = plan;
+  const [toClient, toCache] = response.body!.tee();
   const snapshot = new Headers(response.headers);
   snapshot.delete("x-request-id");
   snapshot.delete("x-cache");

@@ -2,10 +2,9 @@
 
 import { newCachedObject } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
-import { freshnessSeconds, isStorable } from "../http/cache_control.ts";
 import { stripResponseHeaders } from "../http/headers.ts";
 import type { Origin } from "../origin/origin.ts";
-import { type BucketCache, collect } from "./cache_stages.ts";
+import { type BucketCache, collect, storagePlan } from "./cache_stages.ts";
 
 /** What warming one object did. */
 export interface WarmResult {
@@ -43,22 +42,13 @@ export async function warmObject(
     signal,
     timeoutMs: target.timeoutMs,
   });
-  const skip = (why: string): WarmResult => {
+  const plan = storagePlan(response, target.cache);
+  if ("skipped" in plan) {
     response.body?.cancel().catch(() => {});
-    return { bytes: 0, cached: false, skipped: why };
-  };
-  const length = Number(response.headers.get("content-length"));
-  if (response.status !== 200 || response.body === null) {
-    return skip(`S3 answered ${response.status}`);
+    return { bytes: 0, cached: false, skipped: plan.skipped };
   }
-  if (!Number.isSafeInteger(length)) return skip("S3 sent no Content-Length");
-  if (length > target.cache.maxItemBytes) {
-    return skip(`${length} bytes is over the bucket's max_item_size_mb`);
-  }
-  if (!isStorable(response.headers)) return skip("S3 marked it no-store or private");
-  const ttlSeconds = freshnessSeconds(response.headers, target.cache.defaultTtlSeconds);
-  if (ttlSeconds <= 0) return skip("its TTL is 0");
-  const body = await collect(response.body, length, undefined);
+  const { length, ttlSeconds } = plan;
+  const body = await collect(response.body!, length, undefined);
   if (body === undefined) throw new Error(`the body of "${key}" ended before ${length} bytes`);
   // The headers a client's miss would have cached (see `respond`).
   const headers = new Headers(response.headers);

@@ -143,6 +143,16 @@ async function write(conn: Deno.Conn, data: string | Uint8Array): Promise<void> 
   }
 }
 
+/** The 200 head of the test object `bytes` (its length and ETag), plus `extra` headers. */
+function objectHead(bytes: Uint8Array, extra: Record<string, string> = {}): string {
+  return head(200, "OK", {
+    "content-type": "text/plain",
+    "content-length": String(bytes.byteLength),
+    etag: '"e1"',
+    ...extra,
+  });
+}
+
 function head(status: number, reason: string, headers: Record<string, string>): string {
   let text = `HTTP/1.1 ${status} ${reason}\r\n`;
   for (const [name, value] of Object.entries({ ...headers, connection: "close" })) {
@@ -176,29 +186,14 @@ async function answer(conn: Deno.Conn, fault: Fault, method: string): Promise<vo
     case "ok": {
       if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       const bytes = encoder.encode(fault.body);
-      await write(
-        conn,
-        head(200, "OK", {
-          "content-type": "text/plain",
-          "content-length": String(bytes.byteLength),
-          etag: '"e1"',
-          ...fault.headers,
-        }),
-      );
+      await write(conn, objectHead(bytes, fault.headers));
       if (!bodyless) await write(conn, bytes);
       return;
     }
     case "stall_body":
     case "truncate": {
       const bytes = encoder.encode(fault.body);
-      await write(
-        conn,
-        head(200, "OK", {
-          "content-type": "text/plain",
-          "content-length": String(bytes.byteLength),
-          etag: '"e1"',
-        }),
-      );
+      await write(conn, objectHead(bytes));
       if (bodyless) return;
       await write(conn, bytes.subarray(0, fault.sent));
       if (fault.kind === "stall_body") await untilClosed(conn);
@@ -206,14 +201,7 @@ async function answer(conn: Deno.Conn, fault: Fault, method: string): Promise<vo
     }
     case "trickle": {
       const bytes = encoder.encode(fault.body);
-      await write(
-        conn,
-        head(200, "OK", {
-          "content-type": "text/plain",
-          "content-length": String(bytes.byteLength),
-          etag: '"e1"',
-        }),
-      );
+      await write(conn, objectHead(bytes));
       if (bodyless) return;
       for (let offset = 0; offset < bytes.byteLength; offset += fault.chunk) {
         if (offset > 0) await new Promise((resolve) => setTimeout(resolve, fault.everyMs));
