@@ -34,11 +34,9 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   try {
     app = await createApp(config, { logger });
   } catch (error) {
-    io.stderr(
-      `${options.config}: ${
-        error instanceof Error ? error.message : String(error)
-      }; the gateway did not start.`,
-    );
+    // Start-up messages are sentences of their own; the trailing "." would double up here.
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\.$/, "");
+    io.stderr(`${options.config}: ${message}; the gateway did not start.`);
     await logger.flush();
     return 2;
   }
