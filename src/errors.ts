@@ -84,3 +84,8 @@ export class ProxyError extends Error {
     return ERROR_CODE[this.code].status;
   }
 }
+
+/** The message of a thrown value, for messages and logs (anything can be thrown in JavaScript). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

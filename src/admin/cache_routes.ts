@@ -3,7 +3,7 @@
 import { buildCacheKey } from "../cache/key.ts";
 import type { PurgeSelector } from "../cache/tier.ts";
 import type { CacheReport, TieredCache } from "../cache/tiered_cache.ts";
-import { ProxyError } from "../errors.ts";
+import { errorMessage, ProxyError } from "../errors.ts";
 import { formDecode } from "../http/form_decode.ts";
 
 const JSON_HEADERS = {
@@ -214,7 +214,7 @@ async function purge(cache: TieredCache, selector: PurgeSelector): Promise<numbe
   } catch (error) {
     throw new ProxyError("upstream_error", {
       message: `Failed to purge cache: ${
-        error instanceof Error ? error.message : String(error)
+        errorMessage(error)
       }. The reachable tiers were purged; retry once the failing one is back.`,
       source: "origin",
       cause: error,
@@ -230,9 +230,7 @@ async function usage(
     return await cache.usage(selector);
   } catch (error) {
     throw new ProxyError("upstream_error", {
-      message: `Failed to read cache usage: ${
-        error instanceof Error ? error.message : String(error)
-      }.`,
+      message: `Failed to read cache usage: ${errorMessage(error)}.`,
       source: "origin",
       cause: error,
     });

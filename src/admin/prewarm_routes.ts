@@ -1,7 +1,7 @@
 // Owns the prewarm admin API: create, list, status and cancel of prewarm tasks, in the original's JSON shapes.
 
 import type { PrewarmManager, PrewarmRequest } from "../cache/prewarm.ts";
-import { ProxyError } from "../errors.ts";
+import { errorMessage, ProxyError } from "../errors.ts";
 
 const PREFIX = "/admin/cache/prewarm";
 
@@ -157,7 +157,7 @@ export function parseCreateBody(text: string): PrewarmRequest {
   try {
     body = JSON.parse(text);
   } catch (error) {
-    const details = error instanceof Error ? error.message : String(error);
+    const details = errorMessage(error);
     throw clientError("bad_request", `Invalid JSON: ${details}.`, { details });
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {

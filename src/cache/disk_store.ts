@@ -14,6 +14,7 @@ import {
   headerLength,
 } from "./entry_codec.ts";
 import { type CacheTier, type PurgeSelector, selectorMatcher, type TierStats } from "./tier.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface DiskStoreOptions {
   /** Structured events (`cache.disk.*`); nothing is logged when absent. */
@@ -158,7 +159,7 @@ export class DiskStore implements CacheTier {
     } catch (error) {
       throw new Error(
         `cache.disk.cache_dir: cannot use "${config.cacheDir}" as the disk cache directory ` +
-          `(${error instanceof Error ? error.message : String(error)}). Set cache.disk.cache_dir ` +
+          `(${errorMessage(error)}). Set cache.disk.cache_dir ` +
           `to a directory this process can create and write (not a file), fix its permissions, ` +
           `or disable cache.disk.`,
         { cause: error },
@@ -189,7 +190,7 @@ export class DiskStore implements CacheTier {
     } catch (error) {
       throw new Error(
         `cache.disk.cache_dir: cannot list "${this.#entriesDir}" ` +
-          `(${error instanceof Error ? error.message : String(error)}). Give this process read ` +
+          `(${errorMessage(error)}). Give this process read ` +
           `access to cache.disk.cache_dir, or point it at another directory.`,
         { cause: error },
       );

@@ -2,6 +2,7 @@
 
 import type { ListPage } from "../origin/list_objects.ts";
 import type { Logger } from "../observe/log.ts";
+import { errorMessage } from "../errors.ts";
 
 export type PrewarmStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
 
@@ -169,7 +170,7 @@ export class PrewarmManager {
     // Begins after the caller has the task in hand, so it always sees "pending" first.
     state.done = Promise.resolve().then(() => this.#run(state)).catch((error) => {
       // #run handles its own errors; this is a bug guard so a task never stays "running".
-      this.#finish(state, "failed", error instanceof Error ? error.message : String(error));
+      this.#finish(state, "failed", errorMessage(error));
     });
     this.#log?.info("prewarm task created", {
       task_id: task.id,
@@ -273,7 +274,7 @@ export class PrewarmManager {
     // Warms already started run to their end (or abort, if the task was cancelled).
     while (inFlight.size > 0) await Promise.all(inFlight);
     if (listingFailed) {
-      const message = listingError instanceof Error ? listingError.message : String(listingError);
+      const message = errorMessage(listingError);
       this.#finish(state, "failed", message);
       this.#log?.warn("prewarm task failed: listing the bucket failed", {
         task_id: task.id,
@@ -308,7 +309,7 @@ export class PrewarmManager {
       this.#log?.debug("prewarm of one object failed", {
         task_id: task.id,
         key,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
   }

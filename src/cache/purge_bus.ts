@@ -9,6 +9,7 @@ import {
   type RedisLog,
 } from "./redis_store.ts";
 import type { PurgeSelector } from "./tier.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface RedisPurgeBusOptions {
   /** This instance's id; its own messages come back over the channel and are ignored. */
@@ -139,7 +140,7 @@ export class RedisPurgeBus {
     try {
       await this.#publisher.publish(this.channel, JSON.stringify(message));
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       throw new Error(
         `cannot announce the purge to other instances: Redis at ${this.#url} is unreachable: ${reason}`,
         { cause: error },
@@ -161,7 +162,7 @@ export class RedisPurgeBus {
       this.#log?.("cache.purge_bus_subscribe_failed", {
         url: this.#url,
         channel: this.channel,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     });
   }
@@ -184,7 +185,7 @@ export class RedisPurgeBus {
       this.#log?.("cache.purge_bus_handler_failed", {
         from: message.from,
         selector: message.selector,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
   }

@@ -6,6 +6,7 @@ import type { RedisCacheConfig } from "../config/types.ts";
 import type { CachedObject } from "./cached_object.ts";
 import { decodeEntry, encodeEntry } from "./entry_codec.ts";
 import type { CacheTier, PurgeSelector, TierStats } from "./tier.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Structured events (`cache.redis_unavailable`, `cache.redis_recovered`, ...) for the caller's logger. */
 export type RedisLog = (event: string, fields: Record<string, unknown>) => void;
@@ -350,7 +351,7 @@ export class RedisStore implements CacheTier {
   }
 
   #unreachable(cause: unknown): Error {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     return new Error(`Redis at ${this.#url} is unreachable: ${reason}`, { cause });
   }
 }

@@ -3,6 +3,7 @@
 import type { CachedObject, CacheStats } from "./cached_object.ts";
 import type { MemoryStore } from "./memory_store.ts";
 import { type CacheTier, type PurgeSelector, selectorMatcher, type TierStats } from "./tier.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What a lookup below memory found: a fresh entry to serve, or an expired one to revalidate. */
 export interface LowerLookup {
@@ -244,8 +245,4 @@ export class TieredCache {
     }).finally(() => this.#pending.delete(tracked));
     this.#pending.add(tracked);
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -6,6 +6,7 @@ import { Logger } from "../observe/log.ts";
 import { startServer } from "../server.ts";
 import { VERSION } from "../version.ts";
 import type { CommandIO } from "./validate_config.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface ServeOptions {
   config: string;
@@ -35,7 +36,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     app = await createApp(config, { logger });
   } catch (error) {
     // Start-up messages are sentences of their own; the trailing "." would double up here.
-    const message = (error instanceof Error ? error.message : String(error)).replace(/\.$/, "");
+    const message = errorMessage(error).replace(/\.$/, "");
     io.stderr(`${options.config}: ${message}; the gateway did not start.`);
     await logger.flush();
     return 2;
@@ -50,7 +51,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   } catch (error) {
     io.stderr(
       `Cannot listen on ${config.server.address}:${config.server.port}: ${
-        error instanceof Error ? error.message : String(error)
+        errorMessage(error)
       }. Change server.address/server.port or stop the process using it.`,
     );
     await app.close();

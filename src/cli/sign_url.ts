@@ -8,6 +8,7 @@ import { BucketRouter } from "../routing/bucket_router.ts";
 import { parseDuration } from "./duration.ts";
 import { localGatewayUrl } from "./gateway_url.ts";
 import type { CommandIO } from "./validate_config.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface SignUrlOptions {
   /** Config file. */
@@ -85,7 +86,7 @@ export function buildSignedUrl(
   try {
     seconds = parseDuration(options.expires);
   } catch (error) {
-    return fail(`--expires: ${messageOf(error)}`);
+    return fail(`--expires: ${errorMessage(error)}`);
   }
   const query: Array<[string, string]> = [];
   for (const param of options.param ?? []) {
@@ -151,7 +152,7 @@ export function buildSignedUrl(
   try {
     target = signPath({ method, path, query, expiresAt, key });
   } catch (error) {
-    return fail(messageOf(error));
+    return fail(errorMessage(error));
   }
   return { ok: true, url: base + target, bucket: bucket.name, keyId: key.id, expiresAt };
 }
@@ -188,8 +189,4 @@ function resolveBase(
 
 function fail(error: string): { ok: false; error: string } {
   return { ok: false, error };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -33,6 +33,7 @@ import { checkBuckets } from "./checks_buckets.ts";
 import { checkAuth } from "./checks_auth.ts";
 import { checkCache } from "./checks_cache.ts";
 import type { Config } from "./types.ts";
+import { errorMessage } from "../errors.ts";
 
 // The public API of config loading; the pieces live in the modules imported above.
 export { type ConfigIssue, formatIssue } from "./issues.ts";
@@ -64,7 +65,7 @@ export function parseConfig(
       errors: [{
         path: "",
         message: `internal error while validating the config (please report this bug): ${
-          error instanceof Error ? error.message : String(error)
+          errorMessage(error)
         }`,
       }],
       warnings: [],
@@ -84,7 +85,7 @@ export async function loadConfigFile(
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     return {
       ok: false,
       errors: [{ path: "", message: `cannot read config file ${JSON.stringify(path)}: ${reason}` }],

@@ -23,6 +23,7 @@ import {
   seconds,
   serviceUrl,
 } from "./schema_support.ts";
+import { errorMessage } from "../errors.ts";
 
 // ---- jwt ------------------------------------------------------------------------------------
 
@@ -150,9 +151,7 @@ export function claimValueProblem(
       try {
         new RegExp(value);
       } catch (error) {
-        return `the \`regex\` value does not compile: ${
-          error instanceof Error ? error.message : String(error)
-        }`;
+        return `the \`regex\` value does not compile: ${errorMessage(error)}`;
       }
       return undefined;
   }

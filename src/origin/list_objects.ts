@@ -1,6 +1,7 @@
 // Owns ListObjectsV2 as pure functions: the query pairs of one page request and the parse of its XML answer.
 
 import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { errorMessage } from "../errors.ts";
 
 /** One object of a listing page. */
 export interface ListedObject {
@@ -85,7 +86,7 @@ export function parseListObjectsXml(xml: string): ListPage {
   try {
     document = parser.parse(xml);
   } catch (error) {
-    throw new ListObjectsParseError(error instanceof Error ? error.message : String(error), {
+    throw new ListObjectsParseError(errorMessage(error), {
       cause: error,
     });
   }

@@ -1,7 +1,7 @@
 // Owns S3Origin: the signed S3 GetObject/HeadObject client for one bucket's endpoint and credentials.
 
 import type { S3Config } from "../config/types.ts";
-import { ProxyError } from "../errors.ts";
+import { errorMessage, ProxyError } from "../errors.ts";
 import { backoffMs } from "./backoff.ts";
 import {
   CircuitBreaker,
@@ -226,9 +226,7 @@ export class S3Origin implements Origin {
       return parseListObjectsXml(xml);
     } catch (error) {
       throw new ProxyError("upstream_error", {
-        message: `${
-          error instanceof Error ? error.message : String(error)
-        } (bucket "${this.#bucketName}")`,
+        message: `${errorMessage(error)} (bucket "${this.#bucketName}")`,
         source: "origin",
         cause: error,
       });

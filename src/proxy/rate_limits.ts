@@ -9,7 +9,7 @@ import {
 } from "rate-limiter-flexible";
 import { closeRedisClient, createRedisClient, type RedisClient } from "../cache/redis_store.ts";
 import type { Config, RateLimitRule } from "../config/types.ts";
-import { ProxyError } from "../errors.ts";
+import { errorMessage, ProxyError } from "../errors.ts";
 
 export type RateLimitScope = "global" | "ip" | "bucket" | "user";
 
@@ -192,7 +192,7 @@ export class RateLimits {
       if (failing) return;
       failing = true;
       log("warn", "rate_limit.store_error", {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     };
     const scope = (name: RateLimitScope, rule: RateLimitRule | undefined, prefix: string = name) =>
