@@ -4,6 +4,7 @@ import { openCache } from "../cache/open_cache.ts";
 import type { TieredCache } from "../cache/tiered_cache.ts";
 import { formatIssue, loadConfigFile } from "../config/load.ts";
 import type { CacheLayerName, Config } from "../config/types.ts";
+import { GatewayUnreachable } from "./admin_client.ts";
 import { localGatewayUrl } from "./gateway_url.ts";
 import type { CommandIO } from "./validate_config.ts";
 
@@ -12,6 +13,8 @@ export interface CacheCommand {
   name: "purge" | "warm";
   /** "purged", "warmed": in "nothing was purged". */
   done: string;
+  /** What it does when no gateway answers, as a clause ("purging the configured tiers directly"). */
+  fallback: string;
 }
 
 /**
@@ -87,4 +90,24 @@ export async function openDirectTiers(
     },
   });
   return { cache, layers };
+}
+
+/**
+ * After a gateway request failed: true when the command should go on with the tiers directly
+ * (no gateway answered at the default URL, which it says); false when it must stop (an explicit
+ * --url that does not answer is a mistake to report, not to work around). Rethrows anything else.
+ */
+export function fallBackToTiers(
+  command: CacheCommand,
+  error: unknown,
+  explicitUrl: string | undefined,
+  io: CommandIO,
+): boolean {
+  if (!(error instanceof GatewayUnreachable)) throw error;
+  if (explicitUrl !== undefined) {
+    io.stderr(`${command.name}: ${error.message}`);
+    return false;
+  }
+  io.stderr(`${command.name}: ${error.message}; ${command.fallback}`);
+  return true;
 }

@@ -2,10 +2,11 @@
 
 import type { PurgeSelector } from "../cache/tier.ts";
 import type { Config } from "../config/types.ts";
-import { adminRequest, describeAdminError, GatewayUnreachable } from "./admin_client.ts";
+import { adminRequest, describeAdminError } from "./admin_client.ts";
 import {
   adminToken,
   type CacheCommand,
+  fallBackToTiers,
   gatewayBase,
   loadCommandConfig,
   openDirectTiers,
@@ -26,7 +27,11 @@ export interface PurgeOptions {
   direct?: boolean | undefined;
 }
 
-const PURGE: CacheCommand = { name: "purge", done: "purged" };
+const PURGE: CacheCommand = {
+  name: "purge",
+  done: "purged",
+  fallback: "purging the configured tiers directly",
+};
 
 /** The selector the flags ask for, or a usage error. */
 export function purgeSelector(options: PurgeOptions): PurgeSelector | { error: string } {
@@ -117,13 +122,7 @@ export async function runPurge(options: PurgeOptions, io: CommandIO): Promise<nu
       );
       return 0;
     } catch (error) {
-      if (!(error instanceof GatewayUnreachable)) throw error;
-      // An explicit --url that does not answer is a mistake to report, not to work around.
-      if (options.url !== undefined) {
-        io.stderr(`purge: ${error.message}`);
-        return 1;
-      }
-      io.stderr(`purge: ${error.message}; purging the configured tiers directly`);
+      if (!fallBackToTiers(PURGE, error, options.url, io)) return 1;
     }
   }
   return await purgeDirectly(config, selector, io);

@@ -8,10 +8,11 @@ import { bucketCache } from "../app.ts";
 import { DeadlineSweeper } from "../origin/deadlines.ts";
 import { S3Origin } from "../origin/s3_origin.ts";
 import { createPrewarmManager } from "../proxy/prewarm_source.ts";
-import { adminRequest, describeAdminError, GatewayUnreachable } from "./admin_client.ts";
+import { adminRequest, describeAdminError } from "./admin_client.ts";
 import {
   adminToken,
   type CacheCommand,
+  fallBackToTiers,
   gatewayBase,
   loadCommandConfig,
   openDirectTiers,
@@ -34,7 +35,11 @@ export interface WarmOptions {
   progress?: boolean | undefined;
 }
 
-const WARM: CacheCommand = { name: "warm", done: "warmed" };
+const WARM: CacheCommand = {
+  name: "warm",
+  done: "warmed",
+  fallback: "warming the configured tiers directly",
+};
 
 /** How often a running task's counters are read. */
 const POLL_MS = 200;
@@ -89,12 +94,7 @@ export async function runWarm(options: WarmOptions, io: CommandIO): Promise<numb
         );
       }
     } catch (error) {
-      if (!(error instanceof GatewayUnreachable)) throw error;
-      if (options.url !== undefined) {
-        io.stderr(`warm: ${error.message}`);
-        return 1;
-      }
-      io.stderr(`warm: ${error.message}; warming the configured tiers directly`);
+      if (!fallBackToTiers(WARM, error, options.url, io)) return 1;
     }
   }
   if (task === undefined) {
