@@ -12,54 +12,38 @@ import {
   testCacheConfig,
   testConfig,
 } from "../support/app_harness.ts";
+import { type FakeUpstream, startFakeUpstream } from "../support/fake_upstream.ts";
 import { rawRequest, type RawResponse } from "../support/raw_http.ts";
 
-interface Upstream {
-  endpoint: string;
-  /** Request paths exactly as received (Deno.serve does not normalise them). */
-  paths: string[];
-  close(): Promise<void>;
+/** An S3 stand-in: 200 with a small body for keys of even length, 404 NoSuchKey for the others. */
+function startRecordingUpstream(): Promise<FakeUpstream> {
+  return startFakeUpstream((_request, recorded) => {
+    const path = pathOf(recorded.target);
+    if (path.length % 2 === 0) {
+      return new Response(`object at ${path}`, {
+        headers: {
+          "content-type": "text/plain",
+          etag: `"${path.length.toString(16).padStart(32, "0")}"`,
+          "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT",
+        },
+      });
+    }
+    return new Response(
+      '<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>none</Message></Error>',
+      { status: 404, headers: { "content-type": "application/xml" } },
+    );
+  });
 }
 
-/** An S3 stand-in: 200 with a small body for keys of even length, 404 NoSuchKey for the others. */
-function startRecordingUpstream(): Promise<Upstream> {
-  const paths: string[] = [];
-  const controller = new AbortController();
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-      onListen: ({ port }) =>
-        resolve({
-          endpoint: `http://127.0.0.1:${port}`,
-          paths,
-          close: async () => {
-            controller.abort();
-            await server.finished;
-          },
-        }),
-    }, (request) => {
-      const url = request.url;
-      const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-      const query = url.indexOf("?", pathStart);
-      const path = query === -1 ? url.slice(pathStart) : url.slice(pathStart, query);
-      paths.push(path);
-      if (path.length % 2 === 0) {
-        return new Response(`object at ${path}`, {
-          headers: {
-            "content-type": "text/plain",
-            etag: `"${path.length.toString(16).padStart(32, "0")}"`,
-            "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT",
-          },
-        });
-      }
-      return new Response(
-        '<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>none</Message></Error>',
-        { status: 404, headers: { "content-type": "application/xml" } },
-      );
-    });
-  });
+/** The path of a request target (path and query exactly as received). */
+function pathOf(target: string): string {
+  const query = target.indexOf("?");
+  return query === -1 ? target : target.slice(0, query);
+}
+
+/** The paths the upstream has received so far. */
+function receivedPaths(upstream: FakeUpstream): string[] {
+  return upstream.requests.map((request) => pathOf(request.target));
 }
 
 const SEPARATORS = /[\/\\]/;
@@ -213,12 +197,12 @@ Deno.test("property: random paths and headers never crash the gateway or escape 
       let reached = 0;
       await fc.assert(
         fc.asyncProperty(wirePath, fc.constantFrom("GET", "HEAD"), async (target, method) => {
-          const before = upstream.paths.length;
+          const before = upstream.requests.length;
           const res = await rawRequest(served.url, target, { method });
           const what = `${method} ${JSON.stringify(target)}`;
           assertSane(res, what);
           seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
-          const sent = upstream.paths.slice(before);
+          const sent = receivedPaths(upstream).slice(before);
           if (sent.length > 0) reached++;
           const rawPath = target.split("?")[0]!;
           const decoded = decodeOnce(rawPath);
@@ -243,11 +227,11 @@ Deno.test("property: random paths and headers never crash the gateway or escape 
           headerSet,
           fc.constantFrom("/pub/a.txt", "/pub/ab.txt", "/pub/dir/x y.txt", "/other/k"),
           async (headers, target) => {
-            const before = upstream.paths.length;
+            const before = upstream.requests.length;
             const res = await rawRequest(served.url, target, { headers });
             const what = `${target} with ${JSON.stringify(headers)}`;
             assertSane(res, what);
-            for (const path of upstream.paths.slice(before)) {
+            for (const path of receivedPaths(upstream).slice(before)) {
               assert.ok(path.startsWith("/bkt/") || path.startsWith("/other-bkt/"), path);
               assert.ok(!hasDotSegment(decodeOnce(path) ?? ""), path);
             }
