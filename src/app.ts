@@ -7,10 +7,22 @@ import { healthResponse } from "./admin/health.ts";
 import { type Authorizer, createAuthorizer } from "./auth/authorizer.ts";
 import { JwtAuthenticator } from "./auth/jwt_authenticator.ts";
 import type { Config, JwtConfig } from "./config/types.ts";
-import { ProxyError } from "./errors.ts";
+import { type ConfigIssue, type ConfigResult, formatIssue } from "./config/load.ts";
+import { originIdentity, type ReloadOutcome, restartOnlyChanges } from "./config/reload.ts";
+import { handleReload, isReloadPath } from "./admin/reload_routes.ts";
+import { errorMessage, ProxyError } from "./errors.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
 import { writeAccessLog } from "./observe/access_log.ts";
 import { describeError, type Logger } from "./observe/log.ts";
+import type { GatewayMetrics } from "./observe/metrics.ts";
+import { AuditLog } from "./observe/audit_log.ts";
+import {
+  beginRequestSpan,
+  denoTracingEnabled,
+  finishRequestSpan,
+  QUERY_IN_SPANS_WARNING,
+  type RequestSpan,
+} from "./observe/tracing.ts";
 import { openCache } from "./cache/open_cache.ts";
 import type { PrewarmManager } from "./cache/prewarm.ts";
 import { handlePrewarm, isPrewarmPath } from "./admin/prewarm_routes.ts";
@@ -35,6 +47,13 @@ import { CorsPolicy } from "./proxy/cors.ts";
 import { compileIpFilter } from "./proxy/ip_filter.ts";
 import { IpRangeSet } from "./net/ip.ts";
 import { BucketRouter } from "./routing/bucket_router.ts";
+import { defaultImageOptimization } from "./config/schema_image.ts";
+import { acquireImageEngine } from "./image/engine.ts";
+import { compileImagePolicy } from "./image/policy.ts";
+import { ImagePool } from "./image/pool.ts";
+import { ImageProcessor } from "./image/processor.ts";
+import type { ImagePolicy } from "./image/types.ts";
+import { createImageService, type ImageService } from "./proxy/image_stages.ts";
 import { VERSION } from "./version.ts";
 
 export interface AppDeps {
@@ -46,6 +65,13 @@ export interface AppDeps {
   readiness?: ReadinessOptions;
   /** Milliseconds between probes of unhealthy replicas (default 5000); tests shorten it. */
   replicaProbeIntervalMs?: number;
+  /** Prometheus metrics (`metrics` config); absent: no per-request metrics work at all. */
+  metrics?: GatewayMetrics | undefined;
+  /**
+   * Re-reads the config file and reloads (POST /admin/reload). Absent when the app was not
+   * started from a file (tests building a Config): the route then answers 503.
+   */
+  reloadConfig?: () => Promise<ReloadOutcome>;
 }
 
 /** What the server knows about the connection (Deno.ServeHandlerInfo fits). */
@@ -59,12 +85,34 @@ export interface App {
   handle(request: Request, info: ClientInfo): Response | Promise<Response>;
   /** Requests whose response has not been fully delivered yet. */
   readonly inFlight: number;
+  /** The config generation new requests are handled by: 1 at start, +1 per successful reload. */
+  readonly generation: number;
+  /** The current generation's config (server.shutdown_timeout is read from it at drain time). */
+  readonly config: Config;
+  /** Reloads since start, by outcome. */
+  readonly reloads: { readonly succeeded: number; readonly failed: number };
+  /**
+   * Builds a whole new generation from `next` (a Config, or a loader result whose errors are
+   * reported as they are) and swaps it in; on any error the running generation keeps serving.
+   * Reloads run one at a time, in call order. `source` names the file in messages; `trigger`
+   * (SIGHUP, admin, watch) goes to the log line.
+   */
+  reload(
+    next: Config | ConfigResult,
+    options?: { source?: string; trigger?: string },
+  ): Promise<ReloadOutcome>;
   /** Stops the app's timers (deadlines, JWKS refresh); call after the server has drained. */
   close(): Promise<void>;
 }
 
 /** Everything built from one config: swapped as a whole on reload (issue: operations). */
 interface Generation {
+  /** 1 for the start-up config, +1 per successful reload. */
+  id: number;
+  /** Requests that began on this generation and are not finished (it closes after the last). */
+  inFlight: number;
+  /** Replaced by a newer generation: closed once `inFlight` reaches 0. */
+  retired: boolean;
   config: Config;
   router: BucketRouter<BucketRuntime>;
   readiness: ReadinessChecker;
@@ -79,6 +127,8 @@ interface Generation {
   trustedProxies: IpRangeSet | undefined;
   /** server.rate_limit and buckets[].s3.rate_limit; undefined (no work at all) when none is set. */
   rateLimits: RateLimits | undefined;
+  /** The image engine, pool and builds shared by the buckets with image_optimization (if any). */
+  images: ImageService | undefined;
 }
 
 /** How one bucket uses the shared cache (its own TTL and size bound), or not at all. */
@@ -113,8 +163,13 @@ async function buildGeneration(
   const authorizers: Authorizer[] = [];
   let rateLimits: RateLimits | undefined;
   const builtBuckets: BucketRuntime[] = [];
+  let images: ImageService | undefined;
   try {
     const buckets = builtBuckets;
+    const imagePolicies = config.buckets.map((bucket) =>
+      compileImagePolicy(config.imageOptimization, bucket.imageOptimization)
+    );
+    images = await buildImages(config, imagePolicies, deps.logger);
     for (const [index, bucket] of config.buckets.entries()) {
       let authenticator: JwtAuthenticator | undefined;
       if (bucket.jwt !== undefined) {
@@ -144,6 +199,8 @@ async function buildGeneration(
           : undefined,
         ipFilter: compileIpFilter(bucket.ipFilter),
         cors: bucket.cors === undefined ? undefined : new CorsPolicy(bucket.name, bucket.cors),
+        image: imagePolicies[index],
+        imageService: imagePolicies[index] === undefined ? undefined : images,
       });
     }
     // A top-level jwt guards the admin routes even when no bucket uses it.
@@ -163,10 +220,13 @@ async function buildGeneration(
       (level, event, fields) => deps.logger.log(level, event, fields),
     );
     return {
+      id: 0,
+      inFlight: 0,
+      retired: false,
       config,
       rateLimits,
       router: new BucketRouter(buckets),
-      readiness: new ReadinessChecker(buckets, deps.readiness),
+      readiness: new ReadinessChecker(buckets, deps.readiness, images?.processor.engine.info),
       authenticators: [...authenticators.values()],
       authorizers,
       adminAuthenticator,
@@ -175,6 +235,7 @@ async function buildGeneration(
       trustedProxies: config.server.trustedProxies === undefined
         ? undefined
         : new IpRangeSet(config.server.trustedProxies),
+      images,
     };
   } catch (error) {
     // A half-built generation must not leave JWKS timers behind.
@@ -182,8 +243,41 @@ async function buildGeneration(
     for (const authorizer of authorizers) authorizer.close();
     for (const bucket of builtBuckets) bucket.origin.close?.();
     await rateLimits?.close();
+    images?.processor.engine.close();
     throw error;
   }
+}
+
+/**
+ * When any bucket has image_optimization: the engine (image_optimization.engine; loaded once per
+ * process, logged with which build runs) and the pool its buckets share.
+ */
+async function buildImages(
+  config: Config,
+  policies: ReadonlyArray<ImagePolicy | undefined>,
+  logger: Logger,
+): Promise<ImageService | undefined> {
+  if (policies.every((policy) => policy === undefined)) return undefined;
+  const settings = config.imageOptimization ?? defaultImageOptimization();
+  const engine = await acquireImageEngine(settings.engine);
+  logger.info("image engine", {
+    engine: engine.name,
+    requested: settings.engine,
+    sharp: engine.info.sharp,
+    libvips: engine.info.libvips,
+    fallback_reason: engine.info.fallbackReason,
+  });
+  const pool = new ImagePool(settings.concurrency, settings.queueSize);
+  return createImageService(new ImageProcessor(engine, pool));
+}
+
+/** Stops a generation's timers and clients (JWKS refresh, authorizers, replica probes, limiters). */
+async function closeGeneration(generation: Generation): Promise<void> {
+  for (const authenticator of generation.authenticators) await authenticator.close();
+  for (const authorizer of generation.authorizers) authorizer.close();
+  for (const bucket of generation.buckets.values()) bucket.origin.close?.();
+  await generation.rateLimits?.close();
+  generation.images?.processor.engine.close();
 }
 
 /** One bucket's origin: a single S3Origin, or a ReplicaSetOrigin for `s3.replicas`. */
@@ -192,10 +286,12 @@ function buildOrigin(
   deps: AppDeps,
   deadlines: DeadlineSweeper,
 ): Origin {
+  const metrics = deps.metrics;
   const logTransition = (
     replica: string | undefined,
     { from, to, consecutiveFailures }: CircuitTransition,
-  ) =>
+  ) => {
+    metrics?.circuitTransition(bucket.name, replica ?? "default", to);
     deps.logger.log(to === "open" ? "warn" : "info", "circuit breaker", {
       bucket: bucket.name,
       replica,
@@ -203,6 +299,7 @@ function buildOrigin(
       to,
       consecutive_failures: consecutiveFailures,
     });
+  };
   const replicas = bucket.s3.replicas;
   if (replicas !== undefined) {
     return ReplicaSetOrigin.fromConfig({
@@ -212,14 +309,19 @@ function buildOrigin(
       deadlines,
       probeIntervalMs: deps.replicaProbeIntervalMs,
       onCircuitTransition: logTransition,
-      onFailover: (from, to, error) =>
+      onFailover: (from, to, error) => {
+        metrics?.failover(bucket.name, from, to);
         deps.logger.warn("replica failover", {
           bucket: bucket.name,
           from,
           to,
           code: error.code,
           message: error.message,
-        }),
+        });
+      },
+      observer: metrics === undefined
+        ? undefined
+        : (replica) => metrics.origin(bucket.name, replica),
     });
   }
   return new S3Origin({
@@ -228,6 +330,7 @@ function buildOrigin(
     fetch: deps.fetch,
     deadlines,
     onCircuitTransition: (transition) => logTransition(undefined, transition),
+    observer: metrics?.origin(bucket.name, "default"),
   });
 }
 
@@ -250,6 +353,14 @@ const CLIENT_CLOSED = 499;
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const deadlines = new DeadlineSweeper();
   const logger = deps.logger;
+  const metrics = deps.metrics;
+  // The audit log and tracing belong to the process: a reload does not change them.
+  const audit = config.auditLog === undefined
+    ? undefined
+    : await AuditLog.open(config.auditLog, { logger });
+  // Decided once: with tracing off, requests never touch the OpenTelemetry API.
+  const tracing = denoTracingEnabled();
+  if (tracing) logger.warn(QUERY_IN_SPANS_WARNING);
   // The cache belongs to the app, not to a config generation: a reload keeps what it holds.
   const cache = config.cache === undefined ? undefined : await openCache(config.cache, {
     instanceId: crypto.randomUUID(),
@@ -259,37 +370,115 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   // Prewarm tasks outlive a generation too: each call looks its bucket up in the current one.
   const prewarm: PrewarmManager | undefined = config.cache === undefined
     ? undefined
-    : createPrewarmManager(config.cache.warming, (name) => {
-      const bucket = generation.buckets.get(name);
-      return bucket === undefined ? undefined : {
-        name: bucket.name,
-        origin: bucket.origin,
-        cache: bucket.cache,
-        timeoutSeconds: bucket.config.s3.timeout,
-      };
-    }, logger);
+    : createPrewarmManager(
+      config.cache.warming,
+      (name) => {
+        const bucket = generation.buckets.get(name);
+        return bucket === undefined ? undefined : {
+          name: bucket.name,
+          origin: bucket.origin,
+          cache: bucket.cache,
+          timeoutSeconds: bucket.config.s3.timeout,
+        };
+      },
+      logger,
+      metrics,
+    );
   let generation: Generation;
   try {
     generation = await buildGeneration(config, deps, deadlines, cache, fills);
   } catch (error) {
     await cache?.close();
+    await audit?.close();
     deadlines.close();
     throw error;
   }
+  generation.id = 1;
   const startedAtMs = Date.now();
   let inFlight = 0;
+  // Read at scrape time: the current generation's buckets (breakers, replicas) and the cache.
+  metrics?.attach({ inFlight: () => inFlight, buckets: () => generation.buckets.values(), cache });
 
   /** What the access log needs of one request, filled as it is handled. */
   interface Handled {
     readonly request: Request;
     readonly info: ClientInfo;
     readonly startedAt: number;
+    /** The generation this request began on: it is handled by that one to the end. */
+    readonly gen: Generation;
     readonly requestId: string;
     readonly clientIp: string;
     readonly method: string;
     path: string;
     /** Set once the object path has started (it names the bucket and how the body was served). */
     ctx: RequestContext | undefined;
+    /** Deno's server span of this request, when tracing is on. */
+    trace: RequestSpan | undefined;
+    /** performance.now() when the request ended; 0 until `endedAt` reads it. */
+    endedAt: number;
+  }
+
+  /**
+   * When the request ended: read once and shared by the metrics, the audit and the access log
+   * (performance.now() costs about 95 ns in Deno; three reads were most of their overhead).
+   */
+  function endedAt(handled: Handled): number {
+    return handled.endedAt ||= performance.now();
+  }
+
+  /** One finished request into the audit log (who asked for what, and what they got). */
+  function recordAudit(
+    audit: AuditLog,
+    handled: Handled,
+    response: Response,
+    interrupted: boolean,
+    seen: { userAgent: string | null; referer: string | null },
+  ): void {
+    const ctx = handled.ctx;
+    const bucket = ctx?.bucket;
+    audit.record({
+      requestId: handled.requestId,
+      clientIp: handled.clientIp,
+      user: ctx?.subject,
+      bucket: bucket?.name,
+      key: bucket === undefined ? undefined : ctx?.key,
+      method: handled.method,
+      path: handled.path,
+      status: response.status,
+      bytes: interrupted ? null : ctx?.bodyBytes ?? contentLength(response.headers),
+      durationMs: Math.round((endedAt(handled) - handled.startedAt) * 1000) / 1000,
+      cache: response.headers.get("x-cache") ?? undefined,
+      userAgent: seen.userAgent,
+      referer: seen.referer,
+    });
+  }
+
+  /** One finished request into the metrics: plain counters, no allocation (see metrics.ts). */
+  function recordMetrics(
+    metrics: GatewayMetrics,
+    handled: Handled,
+    response: Response,
+    code: string | undefined,
+    interrupted: boolean,
+  ): void {
+    const ctx = handled.ctx;
+    const bucket = ctx?.bucket;
+    const method = handled.method;
+    // Memory bodies know their length; a streamed one sent its Content-Length unless cut short.
+    const bytes = interrupted || method === "HEAD"
+      ? 0
+      : ctx?.bodyBytes ?? contentLength(response.headers) ?? 0;
+    metrics.request(
+      bucket?.name,
+      method,
+      response.status,
+      (endedAt(handled) - handled.startedAt) / 1000,
+      bytes,
+      code,
+      ctx?.identity,
+      bucket !== undefined &&
+        (bucket.authenticator !== undefined || bucket.config.signedUrls !== undefined),
+    );
   }
 
   function logAccess(
@@ -299,8 +488,24 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     streamed: boolean,
   ): void {
     const ctx = handled.ctx;
+    if (handled.trace !== undefined) {
+      finishRequestSpan(handled.trace, {
+        bucket: ctx?.bucket?.name,
+        cache: response.headers.get("x-cache"),
+        code,
+      });
+    }
+    // Read now: a request's headers may be gone once its response has been delivered.
+    const seen = audit === undefined ? undefined : {
+      userAgent: handled.request.headers.get("user-agent"),
+      referer: handled.request.headers.get("referer"),
+    };
     const write = (interrupted: boolean) => {
       inFlight--;
+      const gen = handled.gen;
+      if (--gen.inFlight === 0 && gen.retired) closeRetired(gen);
+      if (metrics !== undefined) recordMetrics(metrics, handled, response, code, interrupted);
+      if (audit !== undefined) recordAudit(audit, handled, response, interrupted, seen!);
       if (!logger.enabled("info")) return;
       const bytes = ctx?.bodyBytes ?? contentLength(response.headers);
       writeAccessLog(logger, {
@@ -312,7 +517,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         status: response.status,
         bytes: interrupted ? null : bytes,
         cache: response.headers.get("x-cache") ?? undefined,
-        duration_ms: Math.round((performance.now() - handled.startedAt) * 1000) / 1000,
+        duration_ms: Math.round((endedAt(handled) - handled.startedAt) * 1000) / 1000,
         code,
         interrupted: interrupted || undefined,
       });
@@ -383,19 +588,26 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   function handle(request: Request, info: ClientInfo): Response | Promise<Response> {
     const startedAt = performance.now();
     inFlight++;
+    // One read of the current generation: a reload swapping it mid-request does not affect this one.
+    const gen = generation;
+    gen.inFlight++;
     const handled: Handled = {
       request,
       info,
       startedAt,
+      gen,
       requestId: resolveRequestId(request.headers),
       // Without trusted proxies (the common case) the peer is the client: no header is read.
-      clientIp: generation.trustedProxies === undefined
+      clientIp: gen.trustedProxies === undefined
         ? hostOf(info.remoteAddr)
-        : resolveClientIp(hostOf(info.remoteAddr), request.headers, generation.trustedProxies),
+        : resolveClientIp(hostOf(info.remoteAddr), request.headers, gen.trustedProxies),
       method: request.method,
       path: "",
       ctx: undefined,
+      trace: undefined,
+      endedAt: 0,
     };
+    if (tracing) handled.trace = beginRequestSpan(handled.requestId);
     let outcome: Response | Promise<Response>;
     try {
       outcome = dispatch(handled);
@@ -411,8 +623,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
   /** The `accept` stage's routing: admin, health, readiness, OPTIONS, or the object path. */
   function dispatch(handled: Handled): Response | Promise<Response> {
-    const { request, requestId, method } = handled;
-    const server = generation.config.server;
+    const { request, requestId, method, gen } = handled;
+    const server = gen.config.server;
     if (server.maxConcurrentRequests !== undefined && inFlight > server.maxConcurrentRequests) {
       // inFlight counts this request too, and every earlier one until its body was delivered.
       throw new ProxyError("overloaded", {
@@ -429,7 +641,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     checkRequestTarget(target.rawPath, target.path);
     if (target.path.startsWith("/admin/")) {
       // Admin routes take POST too; they check their own methods.
-      return handleAdmin(request, target.path, target.rawQuery, handled.clientIp).then(
+      return handleAdmin(gen, request, target.path, target.rawQuery, handled.clientIp).then(
         (response) => withRequestId(response, requestId),
       );
     }
@@ -438,7 +650,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       return withRequestId(healthResponse(startedAtMs, VERSION), requestId);
     }
     if (target.path === "/ready") {
-      return generation.readiness.response().then((response) => withRequestId(response, requestId));
+      return gen.readiness.response().then((response) => withRequestId(response, requestId));
     }
     // `respond` and the cache set X-Request-ID on the object path.
     const ctx: RequestContext = {
@@ -447,7 +659,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       requestId,
       clientIp: handled.clientIp,
       startedAt: handled.startedAt,
-      deadline: Date.now() + generation.config.server.requestTimeout * 1000,
+      deadline: Date.now() + server.requestTimeout * 1000,
       path: target.path,
       rawQuery: target.rawQuery,
       bucket: undefined,
@@ -459,39 +671,43 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       staleEntry: undefined,
       forwardedHeaders: undefined,
       bodyBytes: undefined,
+      trace: handled.trace,
     };
     handled.ctx = ctx;
     // OPTIONS: a bucket's CORS preflight, or a plain Allow answer.
-    if (method === "OPTIONS") return handleOptions(ctx, generation.router);
-    return handleObject(ctx, generation.router, generation.rateLimits);
+    if (method === "OPTIONS") return handleOptions(ctx, gen.router);
+    return handleObject(ctx, gen.router, gen.rateLimits);
   }
 
   /** The admin API: guarded first (see admin_guard.ts), then the cache routes. */
   async function handleAdmin(
+    gen: Generation,
     request: Request,
     path: string,
     rawQuery: string,
     clientIp: string,
   ): Promise<Response> {
-    if (!isCacheAdminPath(path) && !isPrewarmPath(path)) {
+    if (!isCacheAdminPath(path) && !isPrewarmPath(path) && !isReloadPath(path)) {
       throw new ProxyError("route_not_found", {
-        message:
-          `No admin route "${path}"; the admin API is /admin/cache/{purge,stats,info,prewarm}.`,
+        message: `No admin route "${path}"; the admin API is /admin/reload and ` +
+          "/admin/cache/{purge,stats,info,prewarm}.",
         source: "client",
       });
     }
+    // The generation the request began on decides who may use it (its jwt and admin settings).
     await guardAdmin(request, rawQuery, clientIp, {
-      authenticator: generation.adminAuthenticator,
-      anyJwt: config.buckets.some((bucket) => bucket.jwt !== undefined),
-      allowUnauthenticated: config.admin?.allowUnauthenticated ?? false,
+      authenticator: gen.adminAuthenticator,
+      anyJwt: gen.config.buckets.some((bucket) => bucket.jwt !== undefined),
+      allowUnauthenticated: gen.config.admin?.allowUnauthenticated ?? false,
     });
+    if (isReloadPath(path)) return handleReload(request.method, deps.reloadConfig);
     if (isPrewarmPath(path)) {
       return handlePrewarm({
         method: request.method,
         path,
-        body: () => readBodyText(request, generation.config.server.securityLimits.maxBodySize),
+        body: () => readBodyText(request, gen.config.server.securityLimits.maxBodySize),
         manager: prewarm,
-        buckets: generation.bucketNames,
+        buckets: gen.bucketNames,
       });
     }
     return handleCacheAdmin({
@@ -499,8 +715,133 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       path,
       rawQuery,
       cache,
-      buckets: generation.bucketNames,
+      buckets: gen.bucketNames,
     });
+  }
+
+  // ---- reload: a whole new generation, swapped in one assignment ----------------------------
+
+  const reloads = { succeeded: 0, failed: 0 };
+  /** Retired generations still finishing requests (closed by the last one, or by close()). */
+  const retiring = new Set<Generation>();
+  let reloadChain: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const SHUTTING_DOWN: ConfigIssue = {
+    path: "",
+    message: "the gateway is shutting down; the config was not reloaded",
+  };
+
+  /** `purgeAgain`: old requests may have stored objects since the swap (see below). */
+  function closeRetired(gen: Generation, purgeAgain = true): void {
+    retiring.delete(gen);
+    closeGeneration(gen).catch((error) =>
+      logger.warn("closing a replaced config generation failed", {
+        generation: gen.id,
+        error: errorMessage(error),
+      })
+    );
+    // Objects that old requests were still storing may have come from a bucket's previous
+    // origin: drop them once more now that no old request can store anything.
+    if (purgeAgain) purgeChangedOrigins(gen, generation);
+  }
+
+  function retire(gen: Generation): void {
+    gen.retired = true;
+    if (gen.inFlight === 0) closeRetired(gen, false);
+    else retiring.add(gen);
+  }
+
+  /**
+   * The cache is keyed by bucket name, and survives a reload: a bucket now pointing at another
+   * S3 bucket or endpoint must not go on serving the old one's objects.
+   */
+  function purgeChangedOrigins(previous: Generation, next: Generation): void {
+    if (cache === undefined) return;
+    for (const [name, bucket] of next.buckets) {
+      const before = previous.buckets.get(name);
+      if (before === undefined || originIdentity(before.config) === originIdentity(bucket.config)) {
+        continue;
+      }
+      cache.purge({ kind: "bucket", bucket: name }).catch((error) =>
+        logger.warn("purging a re-pointed bucket's cache after a reload failed", {
+          bucket: name,
+          error: errorMessage(error),
+        })
+      );
+    }
+  }
+
+  function reload(
+    next: Config | ConfigResult,
+    options: { source?: string; trigger?: string } = {},
+  ): Promise<ReloadOutcome> {
+    const run = reloadChain.then(() => reloadNow(next, options));
+    reloadChain = run.catch(() => {});
+    return run;
+  }
+
+  async function reloadNow(
+    next: Config | ConfigResult,
+    options: { source?: string; trigger?: string },
+  ): Promise<ReloadOutcome> {
+    const started = performance.now();
+    const source = options.source ?? "the config";
+    const loaded: ConfigResult = "ok" in next ? next : { ok: true, config: next, warnings: [] };
+    const previous = generation;
+    let errors: ConfigIssue[] = [];
+    let needsRestart: ConfigIssue[] = [];
+    if (closed) {
+      errors = [SHUTTING_DOWN];
+    } else if (!loaded.ok) {
+      errors = loaded.errors;
+    } else {
+      needsRestart = restartOnlyChanges(previous.config, loaded.config);
+      try {
+        // Built beside the running generation: nothing is swapped unless all of it was built.
+        const built = await buildGeneration(loaded.config, deps, deadlines, cache, fills);
+        if (closed) {
+          await closeGeneration(built);
+          errors = [SHUTTING_DOWN];
+        } else {
+          built.id = previous.id + 1;
+          generation = built;
+          purgeChangedOrigins(previous, built);
+          retire(previous);
+        }
+      } catch (error) {
+        errors = [{ path: "", message: errorMessage(error) }];
+      }
+    }
+    const ok = errors.length === 0;
+    if (ok) reloads.succeeded++;
+    else reloads.failed++;
+    const outcome: ReloadOutcome = {
+      ok,
+      generation: generation.id,
+      finishedAt: Date.now(),
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      errors,
+      warnings: loaded.warnings,
+      needsRestart,
+      source,
+    };
+    const format = (issue: ConfigIssue) => formatIssue(source, issue);
+    logger.log(
+      !ok ? "error" : needsRestart.length > 0 ? "warn" : "info",
+      ok ? "config reloaded" : "config reload failed; the running config keeps serving",
+      {
+        outcome: ok ? "success" : "failed",
+        generation: generation.id,
+        previous_generation: ok ? previous.id : undefined,
+        duration_ms: outcome.durationMs,
+        trigger: options.trigger,
+        source,
+        errors: ok ? undefined : errors.map(format),
+        warnings: loaded.warnings.length > 0 ? loaded.warnings.map(format) : undefined,
+        needs_restart: needsRestart.length > 0 ? needsRestart.map(format) : undefined,
+      },
+    );
+    return outcome;
   }
 
   return {
@@ -508,14 +849,28 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     get inFlight() {
       return inFlight;
     },
+    get generation() {
+      return generation.id;
+    },
+    get config() {
+      return generation.config;
+    },
+    reloads,
+    reload,
     async close() {
+      closed = true;
+      // A reload in progress finishes first (it then sees `closed` and closes what it built).
+      await reloadChain;
       deadlines.close();
-      for (const authenticator of generation.authenticators) await authenticator.close();
-      for (const authorizer of generation.authorizers) authorizer.close();
-      for (const bucket of generation.buckets.values()) bucket.origin.close?.();
-      await generation.rateLimits?.close();
+      await closeGeneration(generation);
+      for (const gen of [...retiring]) {
+        retiring.delete(gen);
+        await closeGeneration(gen);
+      }
       await prewarm?.close();
       await cache?.close();
+      // Last: every request that finished above is in the audit file before the process exits.
+      await audit?.close();
     },
   };
 }

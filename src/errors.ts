@@ -6,6 +6,8 @@
  */
 export const ERROR_CODE = {
   bad_request: { status: 400, title: "Bad Request" },
+  /** An image parameter (or preset) out of its range, or free-form parameters in presets-only mode. */
+  invalid_image_params: { status: 400, title: "Bad Request" },
   /** No token where the bucket requires one: 401 + `WWW-Authenticate: Bearer` (RFC 6750 §3). */
   token_missing: { status: 401, title: "Unauthorized" },
   /** Malformed, wrongly signed, expired or not-yet-valid token: 401 + `error="invalid_token"`. */
@@ -16,6 +18,8 @@ export const ERROR_CODE = {
   signed_url_invalid: { status: 403, title: "Forbidden" },
   /** A signed URL past its expiry. */
   signed_url_expired: { status: 403, title: "Forbidden" },
+  /** Image parameters without a valid signature (missing, wrong, unknown key, expired) under signing. */
+  invalid_image_signature: { status: 403, title: "Forbidden" },
   access_denied: { status: 403, title: "Forbidden" },
   /** The client address is in the bucket's ip_filter.blocklist, or not in its allowlist. */
   ip_forbidden: { status: 403, title: "Forbidden" },
@@ -33,7 +37,11 @@ export const ERROR_CODE = {
   payload_too_large: { status: 413, title: "Content Too Large" },
   /** A request target longer than `server.security_limits.max_uri_length`. */
   uri_too_long: { status: 414, title: "URI Too Long" },
+  /** Image parameters on a source that is not a decodable image the engine reads (image_optimization). */
+  unsupported_image: { status: 415, title: "Unsupported Media Type" },
   range_not_satisfiable: { status: 416, title: "Range Not Satisfiable" },
+  /** An image source over image_optimization.max_source_bytes or max_source_pixels (decompression bombs). */
+  image_too_large: { status: 422, title: "Unprocessable Content" },
   /** A rate limit (global, per IP, per bucket or per user) ran out: 429 + Retry-After, RateLimit-*. */
   rate_limited: { status: 429, title: "Too Many Requests" },
   /** Request headers larger than `server.security_limits.max_header_size` (names + values). */
@@ -45,6 +53,10 @@ export const ERROR_CODE = {
   shutting_down: { status: 503, title: "Service Unavailable" },
   /** The bucket's circuit breaker is open (S3 kept failing): 503 + `Retry-After`, S3 not contacted. */
   circuit_open: { status: 503, title: "Service Unavailable" },
+  /** The image worker pool and its queue are full (image_optimization.concurrency, queue_size): + Retry-After. */
+  image_overloaded: { status: 503, title: "Service Unavailable" },
+  /** A transformation ran past image_optimization.processing_timeout_ms: + Retry-After. */
+  image_timeout: { status: 503, title: "Service Unavailable" },
   origin_timeout: { status: 504, title: "Gateway Timeout" },
 } as const;
 

@@ -1,7 +1,7 @@
 // Owns the listener: Deno.serve around an App, and the graceful drain used on SIGTERM/SIGINT.
 
 import type { App } from "./app.ts";
-import type { Logger } from "./observe/log.ts";
+import { describeError, type Logger } from "./observe/log.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -27,7 +27,7 @@ export async function startServer(app: App, options: ServerOptions): Promise<Run
     onListen: resolveAddr,
     onError(error) {
       // App.handle turns every error into a response; reaching here is a gateway bug.
-      logger.error("unhandled error in request handler", { error: String(error) });
+      logger.error("unhandled error in request handler", { error: describeError(error) });
       return new Response(null, { status: 500 });
     },
   }, (request, info) => app.handle(request, info));

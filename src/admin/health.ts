@@ -4,6 +4,7 @@ import type { BucketRuntime } from "../proxy/bucket_runtime.ts";
 import type { CircuitSnapshot } from "../origin/circuit_breaker.ts";
 import type { ProbeResult } from "../origin/origin.ts";
 import { ReplicaSetOrigin } from "../origin/replica_set.ts";
+import type { EngineInfo } from "../image/engine.ts";
 
 const JSON_HEADERS = {
   "content-type": "application/json; charset=utf-8",
@@ -46,9 +47,16 @@ export class ReadinessChecker {
   readonly #probeTimeoutMs: number;
   #last: ReadinessReport | undefined;
   #inFlight: Promise<ReadinessReport> | undefined;
+  /** The image engine that runs, when any bucket has image_optimization (reported as `image_engine`). */
+  readonly #imageEngine: EngineInfo | undefined;
 
-  constructor(buckets: readonly BucketRuntime[], options: ReadinessOptions = {}) {
+  constructor(
+    buckets: readonly BucketRuntime[],
+    options: ReadinessOptions = {},
+    imageEngine?: EngineInfo,
+  ) {
     this.#buckets = buckets;
+    this.#imageEngine = imageEngine;
     this.#cacheMs = options.cacheMs ?? 5000;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? 2000;
   }
@@ -83,6 +91,7 @@ export class ReadinessChecker {
       status: ready ? "ready" : "unavailable",
       checked_at: report.checkedAt,
       backends,
+      ...(this.#imageEngine === undefined ? {} : { image_engine: engineReport(this.#imageEngine) }),
     });
     return new Response(body, { status: ready ? 200 : 503, headers: JSON_HEADERS });
   }
@@ -136,5 +145,15 @@ function circuitReport(snapshot: CircuitSnapshot | undefined): Record<string, un
     ...(snapshot.state === "open"
       ? { retry_after_seconds: Math.ceil(snapshot.retryAfterMs / 1000) }
       : {}),
+  };
+}
+
+/** `{"name":"native"|"wasm","sharp":"0.35.5","libvips":"8.18.7"}`, plus why `auto` fell back to wasm. */
+function engineReport(info: EngineInfo): Record<string, string> {
+  return {
+    name: info.name,
+    sharp: info.sharp,
+    libvips: info.libvips,
+    ...(info.fallbackReason === undefined ? {} : { fallback_reason: info.fallbackReason }),
   };
 }

@@ -78,6 +78,8 @@ export interface PrewarmManagerOptions {
   /** Wall clock in ms for the task timestamps and pruning (pacing uses a monotonic clock). */
   now?: () => number;
   log?: Pick<Logger, "debug" | "info" | "warn">;
+  /** Told once when a task reaches its final status (completed, failed, cancelled): the metrics. */
+  onFinished?: (task: Readonly<PrewarmTask>) => void;
 }
 
 /** The maxKeys a `list` function should ask for: the most S3 gives per page. */
@@ -106,6 +108,7 @@ export class PrewarmManager {
   readonly #warm: PrewarmWarm;
   readonly #now: () => number;
   readonly #log: PrewarmManagerOptions["log"];
+  readonly #onFinished: PrewarmManagerOptions["onFinished"];
   readonly #slots: Semaphore;
   readonly #pace: Pacer;
   readonly #tasks = new Map<string, TaskState>();
@@ -122,6 +125,7 @@ export class PrewarmManager {
     this.#warm = options.warm;
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
+    this.#onFinished = options.onFinished;
     this.#slots = new Semaphore(options.concurrency);
     this.#pace = new Pacer(options.ratePerSecond);
   }
@@ -326,6 +330,7 @@ export class PrewarmManager {
     task.end_time = toSeconds(nowMs);
     task.error_message = errorMessage;
     state.endedAtMs = nowMs;
+    this.#onFinished?.(task);
     return true;
   }
 

@@ -47,6 +47,7 @@ export class TieredCache {
   readonly #pending = new Set<Promise<void>>();
   #hits = 0;
   #misses = 0;
+  #purges = 0;
 
   constructor(
     memory: MemoryStore | undefined,
@@ -66,6 +67,11 @@ export class TieredCache {
   /** True when tiers below memory exist, so a memory miss must still ask them. */
   get hasLowerTiers(): boolean {
     return this.#lower.length > 0;
+  }
+
+  /** Calls of `purge` so far (the admin API, a reload re-pointing a bucket), for the metrics. */
+  get purges(): number {
+    return this.#purges;
   }
 
   /** The names of the tiers, in lookup order. */
@@ -121,6 +127,7 @@ export class TieredCache {
    * Rejects when a shared tier or the announcement failed, after purging everything it could.
    */
   async purge(selector: PurgeSelector): Promise<number> {
+    this.#purges++;
     const failures: string[] = [];
     const counts = [this.#purgeMemory(selector)];
     // Writes still in flight could re-add a purged entry after it was deleted: let them land first.

@@ -2,6 +2,7 @@
 
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import { VERSION } from "../version.ts";
+import { runBench } from "./bench.ts";
 import { runPurge } from "./purge.ts";
 import { runServe } from "./serve.ts";
 import { runSignUrl } from "./sign_url.ts";
@@ -31,8 +32,12 @@ export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promi
   program.command("serve")
     .description("Run the gateway (validates the config first).")
     .requiredOption("-c, --config <file>", "config file", "config.yaml")
+    .option(
+      "--watch",
+      "reload when the config file changes (SIGHUP and POST /admin/reload always do)",
+    )
     .action(async (options) => {
-      exitCode = await runServe({ config: options.config }, io);
+      exitCode = await runServe({ config: options.config, watch: options.watch ?? false }, io);
     });
 
   program.command("validate-config")
@@ -48,15 +53,24 @@ export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promi
 
   program.command("sign-url")
     .description(
-      "Print a signed URL for a path of a bucket with signed_urls (stdout: the URL only).",
+      "Print a signed URL for a path of a bucket with signed_urls, and/or signed image " +
+        "parameters (--image) (stdout: the URL only).",
     )
     .requiredOption("-c, --config <file>", "config file", "config.yaml")
     .requiredOption(
       "--path <path>",
       "path with the bucket prefix, plain text (not percent-encoded)",
     )
-    .requiredOption("--expires <duration>", "how long the link works: 90, 90s, 15m, 2h or 7d")
+    .option(
+      "--expires <duration>",
+      "how long the link works: 90, 90s, 15m, 2h or 7d (required with signed_urls; optional for --image alone)",
+    )
     .option("--key <id>", "key id (default: the bucket's first key)")
+    .option(
+      "--image <params>",
+      'image parameters to sign, as a query: "w=400&h=300&fmt=webp" or "preset=thumb"',
+    )
+    .option("--image-key <id>", "image signing key id (default: the first image signing key)")
     .option("--base <url>", "base URL (default http://server.address:server.port)")
     .option("--method <method>", "GET or HEAD", "GET")
     .option("--param <name=value...>", "extra query parameters to sign")
@@ -98,6 +112,30 @@ export async function runCli(argv: string[], io: CommandIO = STANDARD_IO): Promi
     .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
     .action(async (options) => {
       exitCode = await runWarm(options, io);
+    });
+
+  program.command("bench")
+    .description(
+      "Load-test a URL (a deployed gateway): req/s, bytes/s, latency and TTFB percentiles, " +
+        "status counts and a latency histogram; --compare runs a second URL and prints ratios.",
+    )
+    .requiredOption("--url <url>", "URL to request (http or https)")
+    .option("--concurrency <n>", "requests kept in flight", "10")
+    .option("--duration <time>", "how long each run lasts: 500ms, 2s, 10s, 1m", "10s")
+    .option("--compare <url>", "a second URL, run after the first with the same settings")
+    .option(
+      "--header <name: value>",
+      "request header, repeatable",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option("--method <method>", "GET or HEAD", "GET")
+    .option(
+      "--warmup <time>",
+      "unrecorded load before each run; 0 for none (default: duration/10, at most 1s)",
+    )
+    .option("--json", "print one JSON document (for scripts) instead of the text report")
+    .action(async (options) => {
+      exitCode = await runBench(options, io);
     });
 
   try {

@@ -1,15 +1,20 @@
-// Owns the `serve` subcommand: validate the config, start the gateway, drain on SIGTERM/SIGINT.
+// Owns the `serve` subcommand: validate the config, start the gateway, reload on SIGHUP/--watch, drain on SIGTERM/SIGINT.
 
-import { createApp } from "../app.ts";
+import { type App, createApp } from "../app.ts";
 import { formatIssue, loadConfigFile } from "../config/load.ts";
 import { Logger } from "../observe/log.ts";
+import { GatewayMetrics } from "../observe/metrics.ts";
+import { type MetricsServer, startMetricsServer } from "../admin/metrics_server.ts";
 import { startServer } from "../server.ts";
 import { VERSION } from "../version.ts";
 import type { CommandIO } from "./validate_config.ts";
 import { errorMessage } from "../errors.ts";
+import { type ConfigWatcher, createConfigReloader, watchConfigFile } from "./reload.ts";
 
 export interface ServeOptions {
   config: string;
+  /** Reload when the config file changes (`--watch`). */
+  watch?: boolean;
 }
 
 const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
@@ -31,15 +36,45 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   }
   const config = result.config;
   const logger = new Logger({ level: config.logging.level, format: config.logging.format });
-  let app;
+  let app: App;
+  // SIGHUP, POST /admin/reload and --watch all go through one reloader (one reload at a time).
+  const reloader = createConfigReloader(options.config, () => app);
+  const metrics = config.metrics === undefined
+    ? undefined
+    : new GatewayMetrics({ version: VERSION });
   try {
-    app = await createApp(config, { logger });
+    app = await createApp(config, {
+      logger,
+      metrics,
+      reloadConfig: () => reloader.reload("admin"),
+    });
   } catch (error) {
     // Start-up messages are sentences of their own; the trailing "." would double up here.
     const message = errorMessage(error).replace(/\.$/, "");
     io.stderr(`${options.config}: ${message}; the gateway did not start.`);
     await logger.flush();
     return 2;
+  }
+  // The metrics listener comes up first: a port clash stops the start before any traffic is taken.
+  let metricsServer: MetricsServer | undefined;
+  if (metrics !== undefined && config.metrics !== undefined) {
+    const { address, port } = config.metrics;
+    try {
+      metricsServer = await startMetricsServer(metrics, { hostname: address, port, logger });
+    } catch (error) {
+      io.stderr(
+        `Cannot listen on ${address}:${port} for metrics: ${errorMessage(error)}. Change ` +
+          "metrics.address/metrics.port, set metrics.enabled: false, or stop the process using it.",
+      );
+      await app.close();
+      await logger.flush();
+      return 1;
+    }
+    logger.info("metrics listening", {
+      address: metricsServer.addr.hostname,
+      port: metricsServer.addr.port,
+      path: "/metrics",
+    });
   }
   let server;
   try {
@@ -54,9 +89,22 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
         errorMessage(error)
       }. Change server.address/server.port or stop the process using it.`,
     );
+    await metricsServer?.close();
     await app.close();
     await logger.flush();
     return 1;
+  }
+  // Reload triggers are in place before "listening" is announced: whoever changes the file or
+  // sends SIGHUP after that line is heard (and nothing awaits between it and the stop signals).
+  // SIGHUP reloads at once (the original waited for the next request to arrive).
+  const onHangup = () => void reloader.reload("SIGHUP");
+  Deno.addSignalListener("SIGHUP", onHangup);
+  let watcher: ConfigWatcher | undefined;
+  if (options.watch) {
+    watcher = await watchConfigFile(options.config, () => void reloader.reload("watch"), {
+      logger,
+    });
+    logger.info("watching the config file", { path: options.config });
   }
   logger.info("listening", {
     address: server.addr.hostname,
@@ -82,21 +130,27 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
       wake();
     });
   await signalCount(1);
+  Deno.removeSignalListener("SIGHUP", onHangup);
+  watcher?.close();
+  // The timeout of the config in effect now (a reload may have changed it).
+  const shutdownTimeout = app.config.server.shutdownTimeout;
   logger.info("shutting down", {
     signal: received[0],
     in_flight: app.inFlight,
-    shutdown_timeout_seconds: config.server.shutdownTimeout,
+    shutdown_timeout_seconds: shutdownTimeout,
   });
   const drained = await Promise.race([
-    server.drain(config.server.shutdownTimeout),
+    server.drain(shutdownTimeout),
     signalCount(2).then(() => ({ completed: false, cutOff: app.inFlight })),
   ]);
+  // Scrapes keep working during the drain; the listener goes with the app.
+  await metricsServer?.close();
   await app.close();
   if (drained.completed) logger.info("stopped", { drained: true });
   else {
     logger.warn("stopped with requests still in flight (shutdown timeout or a second signal)", {
       cut_off: drained.cutOff,
-      shutdown_timeout_seconds: config.server.shutdownTimeout,
+      shutdown_timeout_seconds: shutdownTimeout,
     });
   }
   await logger.flush();

@@ -72,7 +72,14 @@ Deno.test("runValidateConfig() --format json writes one parseable report to stdo
     const report: ValidateConfigReport = JSON.parse(io.out[0] ?? "");
     assert.equal(report.valid, valid);
     assert.equal(report.file, file);
-    assert.deepEqual(Object.keys(report), ["valid", "file", "errors", "warnings", "buckets"]);
+    assert.deepEqual(Object.keys(report), [
+      "valid",
+      "file",
+      "errors",
+      "warnings",
+      "buckets",
+      "image_engine",
+    ]);
     if (valid) {
       assert.deepEqual(report.errors, []);
       assert.deepEqual(report.buckets, [
@@ -88,4 +95,44 @@ Deno.test("runValidateConfig() --format json writes one parseable report to stdo
       }
     }
   }
+});
+
+/** A minimal config with image_optimization on, written to a temp file. */
+async function imageConfigFile(engine: string): Promise<string> {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    file,
+    `buckets:
+  - name: assets
+    path_prefix: /assets
+    s3: { bucket: assets, access_key: test-access-key, secret_key: test-secret-key }
+image_optimization: { enabled: true, engine: ${engine} }
+`,
+  );
+  return file;
+}
+
+Deno.test("runValidateConfig() says which image engine would run (native, or wasm when forced)", async () => {
+  for (const engine of ["native", "wasm"]) {
+    const file = await imageConfigFile(engine);
+    try {
+      const io = recorder();
+      assert.equal(await runValidateConfig(file, { format: "text" }, io), 0, io.err.join("\n"));
+      assert.equal(io.out.length, 2);
+      assert.match(
+        io.out[1] ?? "",
+        new RegExp(`^image engine: ${engine} \\(sharp 0\\.35\\.5, libvips \\d`),
+      );
+      const json = recorder();
+      assert.equal(await runValidateConfig(file, { format: "json" }, json), 0);
+      const report: ValidateConfigReport = JSON.parse(json.out[0] ?? "");
+      assert.equal(report.image_engine?.name, engine);
+      assert.equal(report.image_engine?.sharp, "0.35.5");
+    } finally {
+      await Deno.remove(file);
+    }
+  }
+  const io = recorder();
+  assert.equal(await runValidateConfig(EXAMPLE, { format: "json" }, io), 0);
+  assert.equal((JSON.parse(io.out[0] ?? "") as ValidateConfigReport).image_engine, null);
 });

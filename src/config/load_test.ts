@@ -720,11 +720,9 @@ Deno.test("parseConfig() does not report variables inside keys it already reject
   const found = errors(await loadConfigFile(fixture("not-supported.yaml"), { env: {} }));
   assert.deepEqual(found.map((issue) => issue.path), [
     "server.coalescing",
-    "image_optimization",
-    "metrics",
+    "observability",
   ]);
-  assert.ok(!show(found).includes("METRICS_PORT"));
-  assert.ok(!show(found).includes("IMAGE_QUALITY"));
+  assert.ok(!show(found).includes("SAMPLE_RATE"));
 });
 
 Deno.test("parseConfig() reads the process environment by default", () => {

@@ -8,10 +8,19 @@ import { LOGGING_SHAPE, loggingSchema, SERVER_SHAPE, serverSchema } from "./sche
 import { BUCKET_SHAPE, bucketSchema, bucketsError, S3_SHAPE } from "./schema_buckets.ts";
 import { AUTH_SHAPE, authWithoutJwtMessage, jwtSchema, jwtSectionKeys } from "./schema_jwt.ts";
 import { ADMIN_SHAPE, adminSchema, OPA_SHAPE, OPENFGA_SHAPE } from "./schema_authorization.ts";
+import { METRICS_SHAPE, metricsPortProblem, metricsSchema } from "./schema_metrics.ts";
 import { SIGNED_URL_KEY_SHAPE, SIGNED_URLS_SHAPE } from "./schema_signed_urls.ts";
 import { SECURITY_LIMITS_SHAPE } from "./schema_security.ts";
 import { IP_FILTER_SHAPE } from "./schema_network.ts";
 import { CORS_SHAPE } from "./schema_cors.ts";
+import { AUDIT_FILE_SHAPE, AUDIT_LOG_SHAPE, auditLogSchema } from "./schema_audit.ts";
+import {
+  BUCKET_IMAGE_OPTIMIZATION_SHAPE,
+  IMAGE_OPTIMIZATION_SHAPE,
+  IMAGE_SIGNING_SHAPE,
+  imageOptimizationSchema,
+  resolveImageOptimization,
+} from "./schema_image.ts";
 import { CIRCUIT_BREAKER_SHAPE, RETRY_SHAPE } from "./schema_resilience.ts";
 import {
   RATE_LIMIT_RULE_SHAPE,
@@ -77,6 +86,9 @@ const ROOT_SHAPE = {
   jwt: present(jwtSchema),
   cache: present(cacheSchema),
   admin: present(adminSchema),
+  image_optimization: present(imageOptimizationSchema),
+  metrics: present(metricsSchema),
+  audit_log: present(auditLogSchema),
 };
 
 /** The whole config: parse the YAML's plain value with it (after NOT_YET_SUPPORTED/IGNORED_KEYS). */
@@ -115,6 +127,21 @@ export const configSchema = z.strictObject(ROOT_SHAPE, {
   if (top) config.jwt = top;
   if (raw.cache) config.cache = raw.cache;
   if (raw.admin) config.admin = raw.admin;
+  if (raw.audit_log) config.auditLog = raw.audit_log;
+  const image = resolveImageOptimization(raw.image_optimization, buckets, ctx);
+  if (image) config.imageOptimization = image;
+  if (raw.metrics) {
+    const problem = metricsPortProblem(raw.metrics, raw.server);
+    if (problem) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["metrics", "port"],
+        message: problem,
+        input: raw.metrics.port,
+      });
+    }
+    config.metrics = raw.metrics;
+  }
   return config;
 });
 
@@ -153,6 +180,15 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "cache.redis": Object.keys(REDIS_CACHE_SHAPE),
   "cache.warming": Object.keys(WARMING_SHAPE),
   admin: Object.keys(ADMIN_SHAPE),
+  image_optimization: Object.keys(IMAGE_OPTIMIZATION_SHAPE),
+  "image_optimization.signing": Object.keys(IMAGE_SIGNING_SHAPE),
+  "image_optimization.signing.keys[]": Object.keys(SIGNED_URL_KEY_SHAPE),
+  "buckets[].image_optimization": Object.keys(BUCKET_IMAGE_OPTIMIZATION_SHAPE),
+  "buckets[].image_optimization.signing": Object.keys(IMAGE_SIGNING_SHAPE),
+  "buckets[].image_optimization.signing.keys[]": Object.keys(SIGNED_URL_KEY_SHAPE),
+  metrics: Object.keys(METRICS_SHAPE),
+  audit_log: Object.keys(AUDIT_LOG_SHAPE),
+  "audit_log.file": Object.keys(AUDIT_FILE_SHAPE),
 };
 
 /**

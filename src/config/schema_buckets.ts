@@ -17,6 +17,7 @@ import { signedUrlsSchema } from "./schema_signed_urls.ts";
 import { bucketCacheSchema } from "./schema_cache.ts";
 import { ipFilterSchema } from "./schema_network.ts";
 import { corsSchema } from "./schema_cors.ts";
+import { bucketImageOptimizationSchema } from "./schema_image.ts";
 import { S3_RESILIENCE_SHAPE } from "./schema_resilience.ts";
 import { rateLimitRuleSchema } from "./schema_rate_limit.ts";
 
@@ -283,6 +284,7 @@ export const BUCKET_SHAPE = {
   cache: present(bucketCacheSchema),
   ip_filter: present(ipFilterSchema),
   cors: present(corsSchema),
+  image_optimization: present(bucketImageOptimizationSchema),
 };
 
 /** A bucket before the top-level `jwt` is known: `auth` is resolved by the root transform. */
@@ -300,6 +302,7 @@ export const bucketSchema = z.strictObject(BUCKET_SHAPE, {
   if (raw.cache) config.cache = raw.cache;
   if (raw.ip_filter) config.ipFilter = raw.ip_filter;
   if (raw.cors) config.cors = raw.cors;
+  if (raw.image_optimization) config.imageOptimization = raw.image_optimization;
   return { config, auth: raw.auth ?? { enabled: false, jwt: undefined } };
 });
 

@@ -322,6 +322,8 @@ export interface BucketConfig {
   cache?: BucketCacheConfig | undefined;
   ipFilter?: IpFilterConfig | undefined;
   cors?: CorsConfig | undefined;
+  /** `buckets[].image_optimization` overrides of the top-level block. */
+  imageOptimization?: BucketImageOptimizationConfig | undefined;
 }
 
 /** A bucket's `ip_filter`: canonical CIDRs ("10.0.0.0/8", "2001:db8::/32"). */
@@ -351,14 +353,122 @@ export interface CorsConfig {
   allowCredentials: boolean;
 }
 
+/** One image-signing key (`image_optimization.signing.keys[]`); several during a rotation. */
+export interface ImageSigningKey {
+  id: string;
+  secret: string;
+}
+
+/** `image_optimization.signing`: free-form image parameters must carry an HMAC-SHA256 signature. */
+export interface ImageSigningConfig {
+  /** Accepted keys; `sign-url --image` signs with the first unless told otherwise. */
+  keys: ImageSigningKey[];
+  /** Signatures without `exp` are refused. Default false. */
+  requireExpiry: boolean;
+}
+
+/** The engine that runs sharp: the native addon, its WebAssembly build, or native then wasm. */
+export const IMAGE_ENGINES = ["auto", "native", "wasm"] as const;
+export type ImageEngineChoice = typeof IMAGE_ENGINES[number];
+
+/**
+ * One named preset (`image_optimization.presets.<name>`): image parameters as they would be
+ * written in a query (`{w: "200", fit: "cover"}`), validated at load time by image/params.ts.
+ */
+export type ImagePresetParams = Readonly<Record<string, string>>;
+
+/**
+ * The top-level `image_optimization` block (defaults filled in). Present whenever the block or
+ * any bucket's `image_optimization` is written; per-bucket policies come from
+ * image/policy.ts compileImagePolicy(config.imageOptimization, bucket.imageOptimization).
+ */
+export interface ImageOptimizationConfig {
+  /** Default for buckets that do not say. Default false. */
+  enabled: boolean;
+  /** Output bounds in pixels (after dpr). Default 4096 each. */
+  maxWidth: number;
+  maxHeight: number;
+  /** 1-100, used when a request has no `q`. Default 80. */
+  defaultQuality: number;
+  /** A request without `fmt` negotiates AVIF/WebP from Accept too. Default false. */
+  autoFormat: boolean;
+  /** Larger sources are refused with 422 (decompression bombs). Default 71,000,000 (~8400x8400). */
+  maxSourcePixels: number;
+  /** Larger source objects are refused with 422. Default 10 MiB. */
+  maxSourceBytes: number;
+  /** A transformation taking longer fails with 503. Default 10000. */
+  processingTimeoutMs: number;
+  /** Global only. Default "auto". */
+  engine: ImageEngineChoice;
+  /** Transformations running at once (global only). Default: the number of CPUs (at least 1). */
+  concurrency: number;
+  /** Transformations waiting for a worker before 503 (global only). Default 32. */
+  queueSize: number;
+  /** Named presets, each validated. Default {}. */
+  presets: Readonly<Record<string, ImagePresetParams>>;
+  /** Only `?preset=name` is accepted; free-form parameters are a 400. Default false. */
+  presetsOnly: boolean;
+  /** Set when `signing.enabled`. */
+  signing: ImageSigningConfig | undefined;
+}
+
+/** A bucket's `image_optimization` overrides; undefined fields inherit the top-level value. */
+export interface BucketImageOptimizationConfig {
+  enabled?: boolean | undefined;
+  maxWidth?: number | undefined;
+  maxHeight?: number | undefined;
+  defaultQuality?: number | undefined;
+  autoFormat?: boolean | undefined;
+  maxSourcePixels?: number | undefined;
+  maxSourceBytes?: number | undefined;
+  processingTimeoutMs?: number | undefined;
+  /** Merged over the top-level presets (a bucket preset replaces a global one of the same name). */
+  presets?: Readonly<Record<string, ImagePresetParams>> | undefined;
+  presetsOnly?: boolean | undefined;
+  /** Replaces the top-level signing: a config, or null for "explicitly disabled here". */
+  signing?: ImageSigningConfig | null | undefined;
+}
+
 export interface LoggingConfig {
   level: LogLevel;
   format: "json" | "pretty";
 }
 
+/** Where audit lines go (`audit_log.outputs`). */
+export const AUDIT_OUTPUTS = ["file", "stdout"] as const;
+export type AuditOutput = typeof AUDIT_OUTPUTS[number];
+
+/** `audit_log.file`: the audit file and its rotation. */
+export interface AuditFileConfig {
+  path: string;
+  /** A file is rotated before it would grow past this (max_file_size_mb, default 50 MiB). */
+  maxFileBytes: number;
+  /** Rotated files kept as path.1 (newest) .. path.N (max_backup_files, default 5; 0: none). */
+  maxBackupFiles: number;
+  /** `size` (default), or `daily`: also rotated when the UTC day changes. */
+  rotation: "size" | "daily";
+}
+
+/** `audit_log`, when `enabled: true`: one JSON line per request. */
+export interface AuditLogConfig {
+  outputs: AuditOutput[];
+  /** Set when `outputs` includes "file". */
+  file: AuditFileConfig | undefined;
+  /** Bytes of lines held before a write starts (buffer_size, default 1 MiB). */
+  bufferBytes: number;
+}
+
 export interface AdminConfig {
   /** Serve the admin routes to non-loopback clients without a token when no JWT is configured. Default false. */
   allowUnauthenticated: boolean;
+}
+
+/** `metrics`: the Prometheus listener (GET /metrics), on a port of its own. */
+export interface MetricsConfig {
+  /** Listen host, default "0.0.0.0". */
+  address: string;
+  /** Listen port, default 9090 (0 picks a free port). */
+  port: number;
 }
 
 export interface Config {
@@ -371,4 +481,10 @@ export interface Config {
   cache?: CacheConfig | undefined;
   /** The admin routes' settings, when the `admin` block is present. */
   admin?: AdminConfig | undefined;
+  /** The metrics listener, when the `metrics` block is present and not `enabled: false`. */
+  metrics?: MetricsConfig | undefined;
+  /** `image_optimization` (defaults filled in), when it or any bucket's override is written. */
+  imageOptimization?: ImageOptimizationConfig | undefined;
+  /** The audit log, when `audit_log.enabled: true`. */
+  auditLog?: AuditLogConfig | undefined;
 }

@@ -30,7 +30,7 @@ const PLAIN_JSON = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
  * Quotes a value that is almost always plain (request ids, IPs, methods, X-Cache values) without
  * JSON.stringify's cost, falling back to it for anything that needs escaping.
  */
-function safeQuote(value: string): string {
+export function safeQuote(value: string): string {
   return value.length <= 128 && PLAIN_JSON.test(value) ? `"${value}"` : quote(value);
 }
 

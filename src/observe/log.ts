@@ -41,13 +41,15 @@ const FLUSH_BYTES = 64 * 1024;
  */
 const SECRET_FIELD = /authorization|cookie|token|secret|password|signature|access_key|credential/i;
 
-/** Replaces secret-looking fields with "[redacted]", recursively. */
+/** Replaces secret-looking fields with "[redacted]", recursively, and Errors with describeError(). */
 export function redact(fields: LogFields): LogFields {
   let out: LogFields | undefined;
   for (const key in fields) {
     const value = fields[key];
     let replaced: unknown = value;
     if (SECRET_FIELD.test(key)) replaced = "[redacted]";
+    // JSON.stringify writes an Error as {}: log what it says, and what caused it.
+    else if (value instanceof Error) replaced = describeError(value);
     else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       replaced = redact(value as LogFields);
     }
@@ -138,6 +140,15 @@ export class Logger {
         JSON.stringify(msg)
       },${serializedFields}}\n`,
     );
+  }
+
+  /**
+   * Queues a complete line (ending in "\n") whatever the level: for output that logging.level
+   * does not govern (the audit log's stdout output), sharing this logger's one writer to stdout
+   * so that lines never interleave.
+   */
+  writeLine(line: string): void {
+    this.#enqueue(line);
   }
 
   /** Resolves once every line logged so far has been handed to the sink. */

@@ -102,3 +102,20 @@ Deno.test("Logger survives a sink that fails", async () => {
   logger.info("b");
   await logger.flush();
 });
+
+Deno.test("Logger writes an Error field with its name, message and cause chain", async () => {
+  const sink = memorySink();
+  const logger = new Logger({ level: "info", format: "json", sink });
+  const root = new TypeError("connection refused");
+  logger.warn("upstream failed", {
+    error: new Error("fetch failed", { cause: root }),
+    nested: { error: root },
+  });
+  await logger.flush();
+  const [line] = sink.lines().map((l) => JSON.parse(l));
+  assert.equal(line.error.name, "Error");
+  assert.equal(line.error.message, "fetch failed");
+  assert.equal(line.error.cause.name, "TypeError");
+  assert.equal(line.error.cause.message, "connection refused");
+  assert.equal(line.nested.error.message, "connection refused");
+});

@@ -61,3 +61,21 @@ export interface Origin {
   /** Stops the origin's own timers (replica probes); absent when it has none. */
   close?(): void;
 }
+
+/** Bodies an origin read whole before answering, by the Response that carries them. */
+const BUFFERED = new WeakMap<Response, Uint8Array<ArrayBuffer>>();
+
+/**
+ * A Response over bytes already read whole (small bodies, see s3_origin.ts), marked so the cache
+ * can store them without teeing a stream.
+ */
+export function bufferedResponse(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit): Response {
+  const response = new Response(bytes, init);
+  BUFFERED.set(response, bytes);
+  return response;
+}
+
+/** The bytes of a Response made by bufferedResponse (its body unread), else undefined. */
+export function bufferedBody(response: Response): Uint8Array<ArrayBuffer> | undefined {
+  return BUFFERED.get(response);
+}

@@ -8,6 +8,7 @@ import type { DeadlineSweeper } from "./deadlines.ts";
 import type { ListPage } from "./list_objects.ts";
 import type { ListRequest, Origin, OriginRequest, ProbeResult } from "./origin.ts";
 import { S3Origin } from "./s3_origin.ts";
+import type { OriginObserver } from "../observe/metrics.ts";
 
 /** How often replicas that are not healthy are probed (signed HEAD bucket), by default. */
 export const REPLICA_PROBE_INTERVAL_MS = 5000;
@@ -32,6 +33,8 @@ export interface ReplicaSetOptions {
   onFailover?: (from: string, to: string, error: ProxyError) => void;
   /** Milliseconds between probes of unhealthy replicas; default 5000. */
   probeIntervalMs?: number;
+  /** Each replica's metrics observer (none when metrics are off). */
+  observer?: ((replica: string) => OriginObserver) | undefined;
 }
 
 /**
@@ -101,6 +104,7 @@ export class ReplicaSetOrigin implements Origin {
         deadlines: options.deadlines,
         onCircuitTransition: (transition) =>
           options.onCircuitTransition?.(replica.name, transition),
+        observer: options.observer?.(replica.name),
       }),
     }));
     return new ReplicaSetOrigin(replicas, {

@@ -13,7 +13,14 @@ import {
 import type { DeadlineSweeper } from "./deadlines.ts";
 import { watchBody } from "./idle_body.ts";
 import { listObjectsQuery, type ListPage, parseListObjectsXml } from "./list_objects.ts";
-import type { ListRequest, Origin, OriginRequest, ProbeResult } from "./origin.ts";
+import {
+  bufferedResponse,
+  type ListRequest,
+  type Origin,
+  type OriginRequest,
+  type ProbeResult,
+} from "./origin.ts";
+import type { OriginObserver, S3Operation } from "../observe/metrics.ts";
 import { parseS3ErrorXml, readErrorBody, s3ErrorToProxyError } from "./s3_errors.ts";
 import { SignatureCache } from "./signature_cache.ts";
 import { canonicalQueryString, encodeS3Key, SigV4Signer } from "./sigv4.ts";
@@ -32,6 +39,8 @@ export interface S3OriginOptions {
   onCircuitTransition?: (transition: CircuitTransition) => void;
   /** The backoff jitter's source; tests inject one. */
   random?: () => number;
+  /** Told about every attempt, retry and failure (the metrics); none when metrics are off. */
+  observer?: OriginObserver | undefined;
 }
 
 export type Connector = (
@@ -47,24 +56,30 @@ const TIMEOUT_REASON = new DOMException("origin timeout", "TimeoutError");
 /** The connect_timeout check found the endpoint not accepting connections. */
 const CONNECT_REASON = new DOMException("origin not accepting connections", "TimeoutError");
 /**
- * Which bodies are watched for idle gaps (idle_timeout). Watching passes every chunk through a
- * JavaScript stream; unwatched, the runtime pipes the S3 socket to the client's natively. The
- * JavaScript hop costs about 100 µs per response plus about twice the CPU per MiB, and its chunks
- * become garbage in the JS heap, so:
- * - bodies up to 64 KiB (most requests) are piped natively: they arrive in a few round trips,
- *   and the hop would double the cost of a small miss;
- * - bodies over 16 MiB are piped natively: large downloads keep full speed and constant memory;
- * - the rest, and bodies of unknown length, are watched.
- * An unwatched body that stalls lasts until S3 or TCP closes the connection; a truncated one
- * still errors the client's stream, and the cache never stores it (it checks the length).
+ * How object bodies are kept from hanging on an S3 that goes quiet mid-body (idle_timeout):
+ * - up to 64 KiB (most requests): read whole under the idle deadline before anything is sent.
+ *   They arrive in one or two reads, so this costs about what piping them does, and a stall or a
+ *   truncation is an ordinary failed attempt: retried, and answered 504/502 if it persists.
+ * - over 64 KiB up to 16 MiB, and of unknown length: watched chunk by chunk (watchBody), which
+ *   passes each chunk through a JavaScript stream that re-arms the deadline.
+ * - over 16 MiB: piped natively by the runtime from S3's socket to the client's, unwatched. The
+ *   JavaScript hop would cost about 2.5 times the CPU per MiB and let chunk garbage pile up in the
+ *   heap (large downloads must stream at constant memory), and an abort does not reach a native
+ *   pipe, so nothing cheaper can cut it: a stall there lasts until S3 or TCP closes the
+ *   connection. A truncated one still errors the client's stream, and the cache never stores it
+ *   (it checks the length).
  */
-const WATCH_MIN_BYTES = 64 * 1024;
+const BUFFER_MAX_BYTES = 64 * 1024;
 const WATCH_MAX_BYTES = 16 * 1024 * 1024;
 
-function isWatchedSize(headers: Headers): boolean {
-  const length = Number(headers.get("content-length") ?? "");
-  if (!Number.isSafeInteger(length)) return true;
-  return length > WATCH_MIN_BYTES && length <= WATCH_MAX_BYTES;
+/** How a 2xx object body of this length travels (see BUFFER_MAX_BYTES). */
+function bodyHandling(headers: Headers): "buffer" | "watch" | "pipe" {
+  const declared = headers.get("content-length");
+  // Number("") is 0: a chunked body (no Content-Length) must not pass for an empty one.
+  const length = declared === null ? NaN : Number(declared);
+  if (!Number.isSafeInteger(length) || length < 0) return "watch";
+  if (length <= BUFFER_MAX_BYTES) return "buffer";
+  return length <= WATCH_MAX_BYTES ? "watch" : "pipe";
 }
 
 /** S3 sent nothing for idle_timeout in the middle of a body. */
@@ -102,6 +117,7 @@ export class S3Origin implements Origin {
   readonly #connect: Connector;
   readonly #breaker: CircuitBreaker | undefined;
   readonly #random: () => number;
+  readonly #observer: OriginObserver | undefined;
 
   constructor(options: S3OriginOptions) {
     this.#bucketName = options.bucketName;
@@ -137,6 +153,7 @@ export class S3Origin implements Origin {
       : 80;
     this.#connect = options.connect ?? denoConnect;
     this.#random = options.random ?? Math.random;
+    this.#observer = options.observer;
     this.#breaker = options.s3.circuitBreaker === undefined
       ? undefined
       : new CircuitBreaker(options.s3.circuitBreaker, options.onCircuitTransition);
@@ -181,6 +198,7 @@ export class S3Origin implements Origin {
         headers: undefined,
         signal,
         timeoutMs: this.#s3.timeout * 1000,
+        operation: "PROBE",
       });
       await response.body?.cancel();
       const latencyMs = performance.now() - started;
@@ -194,6 +212,7 @@ export class S3Origin implements Origin {
         }${probeHint(response.status)}`,
       };
     } catch (error) {
+      this.#observer?.failed(error instanceof ProxyError ? error.code : "internal");
       return {
         healthy: false,
         latencyMs: performance.now() - started,
@@ -211,6 +230,7 @@ export class S3Origin implements Origin {
         headers: undefined,
         signal: request.signal,
         timeoutMs,
+        operation: "LIST",
       });
       if (response.status < 200 || response.status >= 300) {
         throw s3ErrorToProxyError(
@@ -306,7 +326,10 @@ export class S3Origin implements Origin {
   async #send(
     method: string,
     path: string,
-    request: Pick<OriginRequest, "query" | "headers" | "signal" | "timeoutMs">,
+    request: Pick<OriginRequest, "query" | "headers" | "signal" | "timeoutMs"> & {
+      /** What the metrics call this call (default: the object read by `method`). */
+      operation?: S3Operation;
+    },
     watch?: { onBodyFailed: (() => void) | undefined },
   ): Promise<Response> {
     const query = request.query === undefined || request.query.length === 0
@@ -355,6 +378,9 @@ export class S3Origin implements Origin {
         : undefined,
     );
     let response: Response;
+    const observer = this.#observer;
+    const sentAt = observer === undefined ? 0 : performance.now();
+    observer?.sent(request.operation ?? (method === "HEAD" ? "HEAD" : "GET"));
     try {
       response = await this.#fetch(url, {
         method,
@@ -395,22 +421,42 @@ export class S3Origin implements Origin {
       });
     }
     attempt.waiting = false;
+    observer?.firstByte((performance.now() - sentAt) / 1000);
     // Without body watching (listings, probes, bodiless answers) the deadline ends here, so a
     // long body is never cut by the headers timeout; a client that leaves then cancels the body.
-    if (
-      watch === undefined || response.body === null || method === "HEAD" ||
-      !isWatchedSize(response.headers)
-    ) {
+    if (watch === undefined || response.body === null || method === "HEAD") {
       this.#deadlines.release(watched);
       return response;
     }
+    const idleMs = this.#s3.idleTimeout * 1000;
     // Error bodies are watched too (they are read before answering), but only an object body's
     // failure is news to the breaker: the error status itself is counted by #attempts.
     const ok = response.status >= 200 && response.status < 300;
+    const handling = ok ? bodyHandling(response.headers) : "watch";
+    if (handling === "pipe") {
+      this.#deadlines.release(watched);
+      return response;
+    }
+    if (handling === "buffer") {
+      this.#deadlines.arm(watched, idleMs, IDLE_REASON);
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await response.bytes();
+      } catch (error) {
+        this.#deadlines.release(watched);
+        throw this.#bodyFailure(error, controller.signal.reason, clientSignal, path);
+      }
+      this.#deadlines.release(watched);
+      return bufferedResponse(bytes, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
+    }
     const body = watchBody(response.body, {
       deadlines: this.#deadlines,
       handle: watched,
-      idleMs: this.#s3.idleTimeout * 1000,
+      idleMs,
       idleReason: IDLE_REASON,
       onEnd: (end) => {
         // A client that left is no fault of S3's.
@@ -421,6 +467,26 @@ export class S3Origin implements Origin {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
+    });
+  }
+
+  /** Why a small body read before answering broke: idle S3 (504), or a cut connection (502). */
+  #bodyFailure(error: unknown, reason: unknown, clientSignal: AbortSignal, path: string): unknown {
+    if (clientSignal.aborted) return error;
+    if (reason === IDLE_REASON || reason === TIMEOUT_REASON) {
+      return new ProxyError("origin_timeout", {
+        message: `S3 sent part of ${path} for bucket "${this.#bucketName}" and then nothing for ` +
+          `${this.#s3.idleTimeout} s (buckets[].s3.idle_timeout); check the endpoint.`,
+        source: "origin",
+        cause: error,
+      });
+    }
+    return new ProxyError("origin_unavailable", {
+      message: `S3 broke off the body of ${path} for bucket "${this.#bucketName}": ${
+        describeNetworkError(error)
+      }.`,
+      source: "origin",
+      cause: error,
     });
   }
 
@@ -475,15 +541,28 @@ export class S3Origin implements Origin {
       try {
         const result = await attempt(timeoutMs, permit);
         if (permit !== undefined) breaker!.record(permit, "success", performance.now());
+        if (count > 1) this.#observer?.retrySucceeded();
         return result;
       } catch (error) {
         const { outcome, retryable } = verdict(error, request.signal);
         if (permit !== undefined) breaker!.record(permit, outcome, performance.now());
-        if (!retryable || count >= retry.maxAttempts) throw afterAttempts(error, count);
+        const observer = this.#observer;
+        // A client that left is not an S3 failure.
+        if (observer !== undefined && !request.signal.aborted) {
+          observer.failed(error instanceof ProxyError ? error.code : "internal");
+        }
+        if (!retryable || count >= retry.maxAttempts) {
+          if (retryable && retry.maxAttempts > 1) observer?.retriesExhausted();
+          throw afterAttempts(error, count);
+        }
         const waitMs = backoffMs(count, retry, this.#random);
         // No time for another attempt: the client gets this one's error now, not a 504 later.
-        if (Date.now() + waitMs >= deadline) throw afterAttempts(error, count);
+        if (Date.now() + waitMs >= deadline) {
+          observer?.retriesExhausted();
+          throw afterAttempts(error, count);
+        }
         if (!await sleep(waitMs, request.signal)) throw error;
+        observer?.retried();
         failure = afterAttempts(error, count);
       }
     }

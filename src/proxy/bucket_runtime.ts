@@ -7,6 +7,8 @@ import type { Origin } from "../origin/origin.ts";
 import type { BucketCache } from "./cache_stages.ts";
 import type { CorsPolicy } from "./cors.ts";
 import type { IpFilter } from "./ip_filter.ts";
+import type { ImagePolicy } from "../image/types.ts";
+import type { ImageService } from "./image_stages.ts";
 
 /** A bucket as the request path sees it: its config plus the objects that serve it. */
 export interface BucketRuntime {
@@ -26,4 +28,8 @@ export interface BucketRuntime {
   readonly ipFilter?: IpFilter | undefined;
   /** The bucket's cors; undefined: no CORS headers and no per-request CORS work. */
   readonly cors?: CorsPolicy | undefined;
+  /** The bucket's image_optimization; undefined: image parameters are not read at all. */
+  readonly image?: ImagePolicy | undefined;
+  /** The engine, pool and in-flight builds; set whenever `image` is. */
+  readonly imageService?: ImageService | undefined;
 }

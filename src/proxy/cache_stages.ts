@@ -13,6 +13,7 @@ import {
 } from "../http/conditional.ts";
 import { contentRange, parseRange, unsatisfiedRange } from "../http/range.ts";
 import { pickForwardedHeaders } from "../http/headers.ts";
+import { bufferedBody } from "../origin/origin.ts";
 import { pickS3Query } from "../origin/s3_query.ts";
 import type { RequestContext } from "./context.ts";
 
@@ -151,8 +152,11 @@ export function serveStaleOnError(
   return response;
 }
 
-/** RFC 9110 §13.2.2 preconditions, then §14 Range, from the cached bytes. */
-function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Response {
+/**
+ * RFC 9110 §13.2.2 preconditions, then §14 Range, from the cached bytes (plain objects and image
+ * variants alike).
+ */
+export function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Response {
   const requestHeaders = ctx.request.headers;
   const validators = { etag: entry.etag, lastModifiedMs: entry.lastModifiedMs };
   const outcome = evaluatePreconditions(
@@ -253,12 +257,23 @@ export function storeWhileStreaming(
   const plan = storagePlan(response, cache);
   if ("skipped" in plan) return response;
   const { length, ttlSeconds } = plan;
-  const [toClient, toCache] = response.body!.tee();
   const snapshot = new Headers(response.headers);
   snapshot.delete("x-request-id");
   snapshot.delete("x-cache");
   const fill = ctx.leading;
   fill?.publishHead({ headers: snapshot, length });
+  const bytes = bufferedBody(response);
+  if (bytes !== undefined && bytes.byteLength === length) {
+    // Read whole by the origin (small bodies): stored at once, no stream to tee.
+    if (fill !== undefined) {
+      fill.push(bytes);
+      fill.finish();
+      removeFill(cache, key, fill);
+    }
+    cache.store.set(key, newCachedObject(snapshot, bytes, ttlSeconds, Date.now()));
+    return response;
+  }
+  const [toClient, toCache] = response.body!.tee();
   collect(toCache, length, fill).then((body) => {
     if (fill !== undefined) removeFill(cache, key, fill);
     if (body === undefined) return;

@@ -3,6 +3,7 @@
 import type { CachedObject } from "../cache/cached_object.ts";
 import type { SharedFill } from "../cache/shared_fill.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
+import type { StageTrace } from "../observe/tracing.ts";
 
 /** What the object path knows about one request, filled stage by stage. */
 export interface RequestContext {
@@ -40,4 +41,6 @@ export interface RequestContext {
   bodyBytes: number | undefined;
   /** Set by `lookup` (buckets with a cache) or `fetch`: the Range/precondition headers forwarded to S3 (a response to those is never stored). */
   forwardedHeaders: Readonly<Record<string, string>> | undefined;
+  /** The request's server span when tracing is on (OTEL_DENO=true): stages mark their start on it. */
+  trace?: StageTrace | undefined;
 }

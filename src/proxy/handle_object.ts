@@ -15,13 +15,14 @@ import {
   storeWhileStreaming,
 } from "./cache_stages.ts";
 import { fetchObject, respond, route } from "./stages.ts";
+import { serveImage } from "./image_stages.ts";
 import { ALLOWED_METHODS } from "./accept.ts";
 import type { RateLimits } from "./rate_limits.ts";
 
 /**
  * The stages that run, in order. `accept` runs in app.ts before dispatch (request id, client ip,
- * method gate, path decoding). Later issues insert negotiate, lookup, transform and store
- * at their places in DESIGN.md's order.
+ * method gate, path decoding). `negotiate` and `transform` run only for image requests on
+ * buckets with image_optimization (proxy/image_stages.ts).
  */
 export const OBJECT_STAGES = [
   "accept",
@@ -29,16 +30,18 @@ export const OBJECT_STAGES = [
   "guard",
   "authenticate",
   "authorize",
+  "negotiate",
   "lookup",
   "fetch",
+  "transform",
   "respond",
   "store",
 ] as const;
 export type ObjectStage = typeof OBJECT_STAGES[number];
 
 /**
- * Runs route -> guard -> authenticate -> authorize -> lookup -> fetch -> respond -> store
- * (`store` tees the body as `respond` streams it). Errors propagate as ProxyErrors (thrown, or as the rejection).
+ * Runs route -> guard -> authenticate -> authorize -> [negotiate] -> lookup -> fetch ->
+ * [transform] -> respond -> store (`store` tees the body as `respond` streams it). Errors propagate as ProxyErrors (thrown, or as the rejection).
  * A memory-tier hit on a bucket without authentication returns its Response synchronously: most
  * traffic takes that path, and skipping the promise machinery is measurable there.
  */
@@ -48,10 +51,15 @@ export function handleObject(
   limits?: RateLimits,
 ): Response | Promise<Response> {
   if (limits !== undefined) return limitedObject(ctx, router, limits);
+  // ctx.trace (only when tracing is on) marks each stage's start as an event of the request's span.
+  ctx.trace?.addEvent("route");
   route(ctx, router);
   const bucket = ctx.bucket!;
   // `guard`: the network is checked before any credential is looked at.
-  if (bucket.ipFilter !== undefined) bucket.ipFilter.check(ctx.clientIp, bucket.name);
+  if (bucket.ipFilter !== undefined) {
+    ctx.trace?.addEvent("guard");
+    bucket.ipFilter.check(ctx.clientIp, bucket.name);
+  }
   if (
     bucket.authenticator !== undefined || bucket.config.signedUrls !== undefined ||
     bucket.authorizer !== undefined
@@ -88,36 +96,57 @@ async function limitedObject(
   router: BucketRouter<BucketRuntime>,
   limits: RateLimits,
 ): Promise<Response> {
+  ctx.trace?.addEvent("guard");
   await limits.checkClient(ctx.clientIp);
+  ctx.trace?.addEvent("route");
   route(ctx, router);
   const bucket = ctx.bucket!;
   if (bucket.ipFilter !== undefined) bucket.ipFilter.check(ctx.clientIp, bucket.name);
   await limits.checkBucket(bucket.name);
   if (bucket.authenticator !== undefined || bucket.config.signedUrls !== undefined) {
+    ctx.trace?.addEvent("authenticate");
     await authenticate(ctx);
     await limits.checkUser(ctx.subject);
   }
-  if (bucket.authorizer !== undefined) await authorize(ctx);
+  if (bucket.authorizer !== undefined) {
+    ctx.trace?.addEvent("authorize");
+    await authorize(ctx);
+  }
   return await afterAuthorization(ctx);
 }
 
 async function guardedObject(ctx: RequestContext): Promise<Response> {
   const bucket = ctx.bucket!;
   if (bucket.authenticator !== undefined || bucket.config.signedUrls !== undefined) {
+    ctx.trace?.addEvent("authenticate");
     await authenticate(ctx);
   }
-  if (bucket.authorizer !== undefined) await authorize(ctx);
+  if (bucket.authorizer !== undefined) {
+    ctx.trace?.addEvent("authorize");
+    await authorize(ctx);
+  }
   return await afterAuthorization(ctx);
 }
 
 function afterAuthorization(ctx: RequestContext): Response | Promise<Response> {
-  const cache = ctx.bucket!.cache;
+  const bucket = ctx.bucket!;
+  // `negotiate`: image parameters make it a variant request (buckets with image_optimization only).
+  if (bucket.image !== undefined) {
+    ctx.trace?.addEvent("negotiate");
+    const variant = serveImage(ctx, bucket.image, bucket.imageService!);
+    if (variant !== undefined) return variant;
+  }
+  const cache = bucket.cache;
   if (cache === undefined) return fetchUncached(ctx);
+  ctx.trace?.addEvent("lookup");
   return lookup(ctx, cache) ?? missed(ctx, cache);
 }
 
 async function fetchUncached(ctx: RequestContext): Promise<Response> {
-  return respond(ctx, await fetchObject(ctx));
+  ctx.trace?.addEvent("fetch");
+  const upstream = await fetchObject(ctx);
+  ctx.trace?.addEvent("respond");
+  return respond(ctx, upstream);
 }
 
 /** After a memory miss: the lower tiers, then a shared or own fetch, revalidation, stale-if-error. */
@@ -132,6 +161,7 @@ async function missed(ctx: RequestContext, cache: BucketCache): Promise<Response
   }
   let upstream: Response;
   try {
+    ctx.trace?.addEvent("fetch");
     upstream = await fetchObject(ctx);
   } catch (error) {
     releaseLead(ctx, cache, error);
@@ -142,7 +172,10 @@ async function missed(ctx: RequestContext, cache: BucketCache): Promise<Response
   if (ctx.staleEntry !== undefined && upstream.status === 304) {
     return renewAndServe(ctx, upstream, cache);
   }
-  const response = storeWhileStreaming(ctx, respond(ctx, upstream), cache);
+  ctx.trace?.addEvent("respond");
+  const responded = respond(ctx, upstream);
+  ctx.trace?.addEvent("store");
+  const response = storeWhileStreaming(ctx, responded, cache);
   releaseLead(ctx, cache);
   return response;
 }

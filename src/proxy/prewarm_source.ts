@@ -3,6 +3,7 @@
 import { PREWARM_PAGE_SIZE, PrewarmManager } from "../cache/prewarm.ts";
 import type { WarmingConfig } from "../config/types.ts";
 import type { Logger } from "../observe/log.ts";
+import type { GatewayMetrics } from "../observe/metrics.ts";
 import type { Origin } from "../origin/origin.ts";
 import type { BucketCache } from "./cache_stages.ts";
 import { warmObject } from "./warm_object.ts";
@@ -25,6 +26,7 @@ export function createPrewarmManager(
   warming: WarmingConfig,
   bucketNamed: (name: string) => PrewarmBucket | undefined,
   log?: Pick<Logger, "debug" | "info" | "warn">,
+  metrics?: Pick<GatewayMetrics, "prewarmFile" | "prewarmTask">,
 ): PrewarmManager {
   const need = (name: string): PrewarmBucket => {
     const bucket = bucketNamed(name);
@@ -35,6 +37,11 @@ export function createPrewarmManager(
     concurrency: warming.concurrency,
     ratePerSecond: warming.rateLimit,
     log,
+    onFinished: metrics === undefined ? undefined : (task) =>
+      metrics.prewarmTask(
+        task.status,
+        (task.end_time ?? task.created_at) - (task.start_time ?? task.created_at),
+      ),
     list: (name, prefix, token, signal) => {
       const bucket = need(name);
       return bucket.origin.list({
@@ -47,17 +54,28 @@ export function createPrewarmManager(
     },
     warm: async (name, key, signal) => {
       const bucket = need(name);
-      if (bucket.cache === undefined) return { bytes: 0, cached: false };
-      const result = await warmObject(
-        {
-          name: bucket.name,
-          origin: bucket.origin,
-          cache: bucket.cache,
-          timeoutMs: bucket.timeoutSeconds * 1000,
-        },
-        key,
-        signal,
-      );
+      if (bucket.cache === undefined) {
+        metrics?.prewarmFile("skipped");
+        return { bytes: 0, cached: false };
+      }
+      let result;
+      try {
+        result = await warmObject(
+          {
+            name: bucket.name,
+            origin: bucket.origin,
+            cache: bucket.cache,
+            timeoutMs: bucket.timeoutSeconds * 1000,
+          },
+          key,
+          signal,
+        );
+      } catch (error) {
+        // A cancelled task's aborted fetches are not failures (the manager counts them so too).
+        if (!signal.aborted) metrics?.prewarmFile("failed");
+        throw error;
+      }
+      metrics?.prewarmFile(result.cached ? "cached" : "skipped", result.bytes);
       return { bytes: result.bytes, cached: result.cached };
     },
   });

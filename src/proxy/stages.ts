@@ -2,6 +2,7 @@
 
 import { ProxyError } from "../errors.ts";
 import { pickForwardedHeaders, stripResponseHeaders } from "../http/headers.ts";
+import { bufferedBody, bufferedResponse } from "../origin/origin.ts";
 import { pickS3Query } from "../origin/s3_query.ts";
 import type { BucketRouter } from "../routing/bucket_router.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
@@ -58,10 +59,12 @@ export function respond(ctx: RequestContext, upstream: Response): Response {
   const hasBody = ctx.method !== "HEAD" && upstream.status !== 304;
   if (!hasBody) upstream.body?.cancel().catch(() => {});
   // Copying S3's Headers into the Response is the cheap path; stripping then edits that copy.
-  const response = new Response(hasBody ? upstream.body : null, {
-    status: upstream.status,
-    headers: upstream.headers,
-  });
+  // A body the origin read whole stays bytes (the cache then stores it without a tee).
+  const bytes = hasBody ? bufferedBody(upstream) : undefined;
+  const init = { status: upstream.status, headers: upstream.headers };
+  const response = bytes !== undefined
+    ? bufferedResponse(bytes, init)
+    : new Response(hasBody ? upstream.body : null, init);
   const headers = response.headers;
   stripResponseHeaders(headers);
   headers.set("accept-ranges", "bytes");

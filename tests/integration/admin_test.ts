@@ -115,7 +115,7 @@ Deno.test("cache admin API: clear errors for wrong methods, buckets and keys", a
     const missing = await gw.request("/admin/cache/info?key=a:never.txt");
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
-    const other = await gw.request("/admin/reload", { method: "POST" });
+    const other = await gw.request("/admin/restart", { method: "POST" });
     assert.equal(other.status, 404);
     assert.equal((await other.json()).code, "route_not_found");
   });

@@ -5,7 +5,8 @@ import type { Config } from "../../src/config/types.ts";
 import { bucketConfig, buildTestApp, testCacheConfig, testConfig } from "../support/app_harness.ts";
 import { startFakeUpstream } from "../support/fake_upstream.ts";
 
-const CHUNK = "x".repeat(1000);
+/** 5 chunks of 15,000: over 64 KiB, so the body streams (smaller ones are read whole first). */
+const CHUNK = "x".repeat(15_000);
 const CHUNKS = 5;
 
 async function withSlowUpstream(

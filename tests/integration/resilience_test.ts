@@ -288,9 +288,10 @@ Deno.test("S3 stalling mid-body closes the client's stream after idle_timeout; n
   );
 });
 
-Deno.test("a truncated body errors the client's stream and is not cached", async () => {
+Deno.test("a truncated streamed body errors the client's stream and is not cached", async () => {
+  // Over 64 KiB, so the body streams (a small one is read whole and retried: small_body_stall_test.ts).
   await withFaults(
-    seq({ kind: "truncate", body: BODY, sent: 10 }, OK),
+    seq({ kind: "truncate", body: WATCHED, sent: 10 }, { kind: "ok", body: WATCHED }),
     { cache: true },
     async (gw, upstream) => {
       const res = await gw.request("/b/k.txt");
@@ -298,7 +299,7 @@ Deno.test("a truncated body errors the client's stream and is not cached", async
       await assert.rejects(res.text());
       const again = await gw.request("/b/k.txt");
       assert.equal(again.headers.get("x-cache"), "MISS");
-      assert.equal(await again.text(), BODY);
+      assert.equal(await again.text(), WATCHED);
       assert.equal(upstream.requests.length, 2);
     },
   );

@@ -29,6 +29,8 @@ export async function runCli(args: string[], env?: Record<string, string>): Prom
 export interface RunningGateway {
   url: string;
   pid: number;
+  /** The config file it runs (removed when it exits): tests rewrite it to reload. */
+  configPath: string;
   /** JSON log lines seen on stdout so far. */
   logLines(): Record<string, unknown>[];
   stderr(): string;
@@ -40,13 +42,19 @@ export interface RunningGateway {
 /** How long a gateway may take to log "listening" (logging.level must be info or lower). */
 const START_TIMEOUT_MS = 30_000;
 
-/** Writes `configYaml` to a temp file, runs `serve` on it and waits for the "listening" line. */
-export async function startGateway(configYaml: string): Promise<RunningGateway> {
+/**
+ * Writes `configYaml` to a temp file, runs `serve` on it (with `extraArgs`, e.g. --watch) and
+ * waits for the "listening" line.
+ */
+export async function startGateway(
+  configYaml: string,
+  extraArgs: string[] = [],
+): Promise<RunningGateway> {
   const dir = await Deno.makeTempDir({ prefix: "yatagarasu-e2e-" });
   const configPath = `${dir}/config.yaml`;
   await Deno.writeTextFile(configPath, configYaml);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", "--config", configPath],
+    args: ["run", "-A", MAIN, "serve", "--config", configPath, ...extraArgs],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -94,6 +102,7 @@ export async function startGateway(configYaml: string): Promise<RunningGateway> 
   return {
     url: `http://127.0.0.1:${listening.port}`,
     pid: child.pid,
+    configPath,
     logLines: parsed,
     stderr: () => stderrText,
     kill: (signal) => child.kill(signal),
