@@ -86,6 +86,8 @@ export class Logger {
   #encoder = new TextEncoder();
   #clockMs = -1;
   #clockIso = "";
+  #serializedMsg = "";
+  #serializedMsgJson = '""';
 
   constructor(options: LoggerOptions) {
     this.level = options.level;
@@ -135,10 +137,13 @@ export class Logger {
    */
   logSerialized(level: LogLevel, msg: string, serializedFields: string): void {
     if (LEVEL_RANK[level] < this.#rank) return;
+    // The access log passes the same msg every time: its quoted form is kept, not rebuilt.
+    if (msg !== this.#serializedMsg) {
+      this.#serializedMsg = msg;
+      this.#serializedMsgJson = JSON.stringify(msg);
+    }
     this.#enqueue(
-      `{"ts":"${this.#now()}","level":"${level}","msg":${
-        JSON.stringify(msg)
-      },${serializedFields}}\n`,
+      `{"ts":"${this.#now()}","level":"${level}","msg":${this.#serializedMsgJson},${serializedFields}}\n`,
     );
   }
 
