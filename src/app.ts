@@ -51,7 +51,7 @@ import { defaultImageOptimization } from "./config/schema_image.ts";
 import { acquireImageEngine } from "./image/engine.ts";
 import { compileImagePolicy } from "./image/policy.ts";
 import { ImagePool } from "./image/pool.ts";
-import { ImageProcessor } from "./image/processor.ts";
+import { type ImageOutcome, ImageProcessor } from "./image/processor.ts";
 import type { ImagePolicy } from "./image/types.ts";
 import { createImageService, type ImageService } from "./proxy/image_stages.ts";
 import { VERSION } from "./version.ts";
@@ -169,7 +169,7 @@ async function buildGeneration(
     const imagePolicies = config.buckets.map((bucket) =>
       compileImagePolicy(config.imageOptimization, bucket.imageOptimization)
     );
-    images = await buildImages(config, imagePolicies, deps.logger);
+    images = await buildImages(config, imagePolicies, deps.logger, deps.metrics);
     for (const [index, bucket] of config.buckets.entries()) {
       let authenticator: JwtAuthenticator | undefined;
       if (bucket.jwt !== undefined) {
@@ -256,6 +256,7 @@ async function buildImages(
   config: Config,
   policies: ReadonlyArray<ImagePolicy | undefined>,
   logger: Logger,
+  metrics: GatewayMetrics | undefined,
 ): Promise<ImageService | undefined> {
   if (policies.every((policy) => policy === undefined)) return undefined;
   const settings = config.imageOptimization ?? defaultImageOptimization();
@@ -268,7 +269,10 @@ async function buildImages(
     fallback_reason: engine.info.fallbackReason,
   });
   const pool = new ImagePool(settings.concurrency, settings.queueSize);
-  return createImageService(new ImageProcessor(engine, pool));
+  const observe = metrics === undefined
+    ? undefined
+    : (outcome: ImageOutcome) => metrics.recordImage(outcome);
+  return createImageService(new ImageProcessor(engine, pool, observe));
 }
 
 /** Stops a generation's timers and clients (JWKS refresh, authorizers, replica probes, limiters). */
@@ -398,6 +402,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let inFlight = 0;
   // Read at scrape time: the current generation's buckets (breakers, replicas) and the cache.
   metrics?.attach({ inFlight: () => inFlight, buckets: () => generation.buckets.values(), cache });
+  metrics?.setGeneration(generation.id);
 
   /** What the access log needs of one request, filled as it is handled. */
   interface Handled {
@@ -845,6 +850,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const ok = errors.length === 0;
     if (ok) reloads.succeeded++;
     else reloads.failed++;
+    metrics?.recordReload(ok ? "success" : "failure");
+    metrics?.setGeneration(generation.id);
     const outcome: ReloadOutcome = {
       ok,
       generation: generation.id,

@@ -237,7 +237,7 @@ export interface ImageQuery {
  * form-decoded as URLSearchParams does. Returns undefined when it has no image parameter, no
  * `preset` and no signature parameter. Other parameters (tokens, versionId, X-Signature...) are
  * ignored. Throws ProxyError `invalid_image_params` (400) naming the parameter and its allowed
- * values, or `invalid_image_signature` (403) for a repeated signature parameter.
+ * values (a repeated signature parameter included).
  */
 export function readImageQuery(rawQuery: string): ImageQuery | undefined {
   if (rawQuery === "" || rawQuery === "?") return undefined;
@@ -522,11 +522,11 @@ function invalidParams(message: string, param: string): ProxyError {
 
 function onceSignature(name: string, previous: string | undefined, value: string): string {
   if (previous !== undefined) {
-    throw new ProxyError("invalid_image_signature", {
-      message:
-        `Malformed signed image URL: ${name} appears more than once; use the URL exactly as issued.`,
-      source: "client",
-    });
+    // A malformed request rather than a wrong signature: 400, like any repeated parameter.
+    throw invalidParams(
+      `Malformed signed image URL: ${name} appears more than once; use the URL exactly as issued.`,
+      name,
+    );
   }
   return value;
 }

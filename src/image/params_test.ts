@@ -294,7 +294,7 @@ Deno.test("readImageQuery() splits preset and signature parameters from the tran
     assert.throws(
       () => readImageQuery(`w=1&${name}=a&${name}=b`),
       (e: unknown) =>
-        e instanceof ProxyError && e.code === "invalid_image_signature" && e.status === 403 &&
+        e instanceof ProxyError && e.code === "invalid_image_params" && e.status === 400 &&
         e.message.includes(`${name} appears more than once`),
     );
   }

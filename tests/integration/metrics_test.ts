@@ -19,6 +19,8 @@ import { startFaultUpstream } from "../support/fault_upstream.ts";
 import { signHs256, testJwtConfig } from "../support/jwt_config.ts";
 import { eventually } from "../support/eventually.ts";
 import { parsePrometheusText, type PromScrape } from "../support/prometheus_text.ts";
+import { makeImage } from "../support/images.ts";
+import { defaultImageOptimization } from "../../src/config/schema_image.ts";
 
 const S3_BUCKET = "metrics-data";
 
@@ -472,5 +474,56 @@ Deno.test("metrics listener: only GET/HEAD /metrics, with the Prometheus content
     await listener.close();
     await h.close();
     await upstream.close();
+  }
+});
+
+Deno.test("metrics: config reloads, the generation, and image transformations", async () => {
+  const s3 = await startS3Server({ buckets: [S3_BUCKET] });
+  const photo = await makeImage("jpeg", 400, 300);
+  await s3.putObject(S3_BUCKET, "photo.jpg", photo, { contentType: "image/jpeg" });
+  await s3.putObject(S3_BUCKET, "broken.jpg", await makeImage("truncated", 400, 300), {
+    contentType: "image/jpeg",
+  });
+  const config: Config = {
+    ...testConfig([
+      bucketConfig({ name: "pics", pathPrefix: "/pics", bucket: S3_BUCKET, endpoint: s3.endpoint }),
+    ]),
+    imageOptimization: { ...defaultImageOptimization(), enabled: true },
+  };
+  const h = await harness(config);
+  try {
+    const before = await h.scrape();
+    assert.equal(before.value("config_generation"), 1);
+    const variant = await fetch(`${h.url}/pics/photo.jpg?w=100&fmt=webp`);
+    assert.equal(variant.status, 200);
+    const webp = new Uint8Array(await variant.arrayBuffer());
+    const unreadable = await fetch(`${h.url}/pics/broken.jpg?w=100&fmt=webp`);
+    assert.equal(unreadable.status, 415);
+    await unreadable.body?.cancel();
+
+    assert.equal((await h.gw.app.reload(config)).ok, true);
+    const rejected = await h.gw.app.reload({
+      ok: false,
+      errors: [{ path: "buckets[0].s3", message: "broken on purpose" }],
+      warnings: [],
+    });
+    assert.equal(rejected.ok, false);
+
+    const after = await settled(h);
+    assert.equal(delta(before, after, "config_reload_success_total"), 1);
+    assert.equal(delta(before, after, "config_reload_failure_total"), 1);
+    assert.equal(after.value("config_generation"), 2);
+    assert.equal(delta(before, after, "yatagarasu_image_processing_total", { format: "webp" }), 1);
+    // Sizes are counted for transformations that produced an image; the failed one counts as an error.
+    assert.equal(delta(before, after, "yatagarasu_image_bytes_original_total"), photo.byteLength);
+    assert.equal(delta(before, after, "yatagarasu_image_bytes_processed_total"), webp.byteLength);
+    assert.equal(delta(before, after, "yatagarasu_image_processing_duration_seconds_count"), 2);
+    const errors = after.samples.filter((s) =>
+      s.name === "yatagarasu_image_processing_errors_total"
+    );
+    assert.equal(errors.reduce((sum, s) => sum + s.value, 0), 1, JSON.stringify(errors));
+  } finally {
+    await h.close();
+    await s3.close();
   }
 });
