@@ -62,20 +62,31 @@ export interface Origin {
   close?(): void;
 }
 
-/** Bodies an origin read whole before answering, by the Response that carries them. */
+/** Bodies an origin read whole before answering, by the Response that carried them. */
 const BUFFERED = new WeakMap<Response, Uint8Array<ArrayBuffer>>();
 
 /**
- * A Response over bytes already read whole (small bodies, see s3_origin.ts), marked so the cache
- * can store them without teeing a stream.
+ * Marks `response` (its body already read into `bytes`) as buffered and returns it: readers take
+ * the bytes with bufferedBody() or readableBody(), never `response.body` (it has been consumed).
+ * Returning S3's own Response spares building a second one (a copy of every header) per miss.
  */
-export function bufferedResponse(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit): Response {
-  const response = new Response(bytes, init);
+export function markBuffered(response: Response, bytes: Uint8Array<ArrayBuffer>): Response {
   BUFFERED.set(response, bytes);
   return response;
 }
 
-/** The bytes of a Response made by bufferedResponse (its body unread), else undefined. */
+/** A new Response over bytes already in memory, marked as buffered (the cache stores it as is). */
+export function bufferedResponse(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit): Response {
+  return markBuffered(new Response(bytes, init), bytes);
+}
+
+/** The bytes of a buffered Response (see markBuffered), else undefined. */
 export function bufferedBody(response: Response): Uint8Array<ArrayBuffer> | undefined {
   return BUFFERED.get(response);
+}
+
+/** The body of an origin's Response as a stream, whether it was buffered or not. */
+export function readableBody(response: Response): ReadableStream<Uint8Array> | null {
+  const bytes = BUFFERED.get(response);
+  return bytes === undefined ? response.body : new Response(bytes).body;
 }

@@ -14,8 +14,8 @@ import type { DeadlineSweeper } from "./deadlines.ts";
 import { watchBody } from "./idle_body.ts";
 import { listObjectsQuery, type ListPage, parseListObjectsXml } from "./list_objects.ts";
 import {
-  bufferedResponse,
   type ListRequest,
+  markBuffered,
   type Origin,
   type OriginRequest,
   type ProbeResult,
@@ -447,11 +447,7 @@ export class S3Origin implements Origin {
         throw this.#bodyFailure(error, controller.signal.reason, clientSignal, path);
       }
       this.#deadlines.release(watched);
-      return bufferedResponse(bytes, {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-      });
+      return markBuffered(response, bytes);
     }
     const body = watchBody(response.body, {
       deadlines: this.#deadlines,

@@ -11,6 +11,7 @@ import { canonicalTransform } from "../image/params.ts";
 import type { ImageProcessor } from "../image/processor.ts";
 import type { ImageLimits, ImagePolicy, ImageTransform } from "../image/types.ts";
 import { sourceEtagOf, variantCacheKey, variantEtag } from "../image/variant.ts";
+import { readableBody } from "../origin/origin.ts";
 import { pickS3Query } from "../origin/s3_query.ts";
 import { type BucketCache, serveCached, storagePlan } from "./cache_stages.ts";
 import type { RequestContext } from "./context.ts";
@@ -269,7 +270,7 @@ async function fetchSource(
     throw error;
   }
   const plan = cache === undefined ? undefined : storagePlan(upstream, cache);
-  const body = await readBounded(upstream.body, variant.limits);
+  const body = await readBounded(readableBody(upstream)!, variant.limits);
   if (
     cache !== undefined && plan !== undefined && !("skipped" in plan) &&
     body.byteLength === plan.length

@@ -62,9 +62,13 @@ export function respond(ctx: RequestContext, upstream: Response): Response {
   // A body the origin read whole stays bytes (the cache then stores it without a tee).
   const bytes = hasBody ? bufferedBody(upstream) : undefined;
   const init = { status: upstream.status, headers: upstream.headers };
-  const response = bytes !== undefined
-    ? bufferedResponse(bytes, init)
-    : new Response(hasBody ? upstream.body : null, init);
+  let response: Response;
+  if (bytes !== undefined) {
+    response = bufferedResponse(bytes, init);
+    // A body in memory, like a cache hit's: nobody reads `response.body` (that would turn the
+    // bytes into a stream, and Deno would send them the slow way).
+    ctx.bodyBytes = bytes.byteLength;
+  } else response = new Response(hasBody ? upstream.body : null, init);
   const headers = response.headers;
   stripResponseHeaders(headers);
   headers.set("accept-ranges", "bytes");

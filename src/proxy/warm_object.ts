@@ -3,7 +3,7 @@
 import { newCachedObject } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
 import { stripResponseHeaders } from "../http/headers.ts";
-import type { Origin } from "../origin/origin.ts";
+import { type Origin, readableBody } from "../origin/origin.ts";
 import { type BucketCache, collect, storagePlan } from "./cache_stages.ts";
 
 /** What warming one object did. */
@@ -48,7 +48,7 @@ export async function warmObject(
     return { bytes: 0, cached: false, skipped: plan.skipped };
   }
   const { length, ttlSeconds } = plan;
-  const body = await collect(response.body!, length, undefined);
+  const body = await collect(readableBody(response)!, length, undefined);
   if (body === undefined) throw new Error(`the body of "${key}" ended before ${length} bytes`);
   // The headers a client's miss would have cached (see `respond`).
   const headers = new Headers(response.headers);

@@ -8,6 +8,7 @@ import { ProxyError } from "../../src/errors.ts";
 import { Logger } from "../../src/observe/log.ts";
 import { DeadlineSweeper } from "../../src/origin/deadlines.ts";
 import { type Connector, S3Origin } from "../../src/origin/s3_origin.ts";
+import { readableBody } from "../../src/origin/origin.ts";
 import {
   bucketConfig,
   buildTestApp,
@@ -570,7 +571,8 @@ Deno.test("connect_timeout: a failed check is a connection error, retried like o
   );
   try {
     const res = await read(origin, 2);
-    assert.equal(await res.text(), BODY);
+    // Small bodies come back read whole (see s3_origin.ts): take them as the stages do.
+    assert.equal(await new Response(readableBody(res)).text(), BODY);
     assert.equal(checks, 1);
     assert.equal(upstream.requests.length, 2);
     assert.ok(await upstream.allClosed());
