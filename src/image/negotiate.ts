@@ -67,12 +67,24 @@ export function negotiateFromAccept(accept: string | null): FormatChoice {
 export function chooseFormat(
   t: ImageTransform,
   autoFormat: boolean,
-  accept: string | null,
+  /** The Accept value, or the request's headers to read it from only when it is needed. */
+  accept: string | null | Headers,
 ): FormatChoice {
   const requested = t.format;
   if (requested !== undefined && requested !== "auto") {
-    return { format: requested, negotiated: false };
+    return FIXED[requested];
   }
-  if (requested === "auto" || autoFormat) return negotiateFromAccept(accept);
+  if (requested === "auto" || autoFormat) {
+    return negotiateFromAccept(accept instanceof Headers ? accept.get("accept") : accept);
+  }
   return SOURCE_FIXED;
 }
+
+/** The choices of an explicit `fmt`, made once (a variant hit allocates nothing here). */
+const FIXED: Readonly<Record<ImageFormat, FormatChoice>> = {
+  jpeg: Object.freeze({ format: "jpeg", negotiated: false }),
+  png: Object.freeze({ format: "png", negotiated: false }),
+  webp: Object.freeze({ format: "webp", negotiated: false }),
+  avif: Object.freeze({ format: "avif", negotiated: false }),
+  gif: Object.freeze({ format: "gif", negotiated: false }),
+};

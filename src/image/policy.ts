@@ -73,6 +73,9 @@ interface CompiledParts {
   verifier: ImageSignatureVerifier | undefined;
 }
 
+/** Distinct queries remembered per bucket policy (see CompiledImagePolicy.#memo). */
+const MEMO_ENTRIES = 4096;
+
 class CompiledImagePolicy implements ImagePolicy {
   readonly limits: ImageLimits;
   readonly autoFormat: boolean;
@@ -81,6 +84,12 @@ class CompiledImagePolicy implements ImagePolicy {
   readonly #verifier: ImageSignatureVerifier | undefined;
   /** "thumb, hero" for messages. */
   readonly #presetNames: string;
+  /**
+   * Answers by raw query, when the answer depends on nothing else (no signing: no path, no
+   * clock): a repeated variant then skips parsing, which is most of what a variant hit costs
+   * beyond a plain hit. Errors are not kept. Bounded: cleared when full.
+   */
+  readonly #memo: Map<string, Readonly<ImageTransform> | null> | undefined;
 
   constructor(parts: CompiledParts) {
     this.limits = parts.limits;
@@ -89,11 +98,24 @@ class CompiledImagePolicy implements ImagePolicy {
     this.#presetsOnly = parts.presetsOnly;
     this.#verifier = parts.verifier;
     this.#presetNames = [...parts.presets.keys()].sort().join(", ");
+    this.#memo = parts.verifier === undefined ? new Map() : undefined;
   }
 
   request(path: string, rawQuery: string, nowMs: number): ImageTransform | undefined {
     // The common case, a plain object without a query, costs one comparison.
     if (rawQuery === "") return undefined;
+    const memo = this.#memo;
+    if (memo === undefined) return this.#request(path, rawQuery, nowMs);
+    const known = memo.get(rawQuery);
+    if (known !== undefined) return known ?? undefined;
+    const transform = this.#request(path, rawQuery, nowMs);
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
+    // Frozen: one object now answers every request with this query.
+    memo.set(rawQuery, transform === undefined ? null : Object.freeze(transform));
+    return transform;
+  }
+
+  #request(path: string, rawQuery: string, nowMs: number): ImageTransform | undefined {
     const query = readImageQuery(rawQuery);
     // Signature parameters alone ask for nothing: the object is served as stored.
     if (query === undefined || (query.transform === undefined && query.preset === undefined)) {

@@ -50,6 +50,9 @@ type SourceImage =
   | { notModified: false; body: Uint8Array; headers: Headers }
   | { notModified: true; headers: Headers };
 
+/** Canonical strings of the transforms a policy remembers (a repeated variant asks again). */
+const CANONICAL = new WeakMap<ImageTransform, string>();
+
 /**
  * `negotiate` + `lookup` for image requests: undefined when the query asks for no transformation
  * (the plain object path goes on). A fresh variant in memory is answered synchronously from the
@@ -65,8 +68,10 @@ export function serveImage(
   const transform = policy.request(ctx.path, ctx.rawQuery, now);
   if (transform === undefined) return undefined;
   const bucket = ctx.bucket!;
-  const choice = chooseFormat(transform, policy.autoFormat, ctx.request.headers.get("accept"));
-  const canonical = canonicalTransform(transform);
+  // Accept is read only when the format is negotiated (an explicit fmt needs no header read).
+  const choice = chooseFormat(transform, policy.autoFormat, ctx.request.headers);
+  let canonical = CANONICAL.get(transform);
+  if (canonical === undefined) CANONICAL.set(transform, canonical = canonicalTransform(transform));
   const sourceKey = buildCacheKey(bucket.name, ctx.key, s3QueryOf(ctx.rawQuery));
   const variant: VariantRequest = {
     transform,
