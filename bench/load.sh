@@ -22,14 +22,11 @@ LARGE_KEY="large-50m.bin"
 SMALL_SIZE=1024
 LARGE_SIZE=$((50 * 1024 * 1024))
 
+LOG_TAG=bench
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
 # --- prerequisites -------------------------------------------------------------------------------
-missing=0
-need() { # need <command> <how to install>
-  if ! command -v "$1" >/dev/null 2>&1; then
-    echo "missing: $1 — install with: $2" >&2
-    missing=1
-  fi
-}
 need nginx "apt-get install -y nginx-light   (or nginx)"
 need wrk "apt-get install -y wrk"
 need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
@@ -38,45 +35,7 @@ need awk "apt-get install -y gawk"
 [ "$missing" = 0 ] || exit 2
 
 # --- workspace and cleanup ------------------------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/yatagarasu-bench.XXXXXX")"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    # Each service was started in its own process group (setsid), so its children go too.
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ "$KEEP_TMP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { echo "[bench] $*" >&2; }
-
-# start <name> <command...>: runs a service in its own session (pid in LAST_PID), output to $TMP/<name>.log
-start() {
-  local name="$1"
-  shift
-  setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-
-# wait_http <url> <seconds> <pid>: waits for any HTTP answer; fails early if the process died
-wait_http() {
-  local url="$1" deadline=$((SECONDS + $2)) pid="$3"
-  while ((SECONDS < deadline)); do
-    if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
+workspace yatagarasu-bench
 
 # expect_body <url> <bytes>: the target must answer 200 with the whole object, or the bench is meaningless
 expect_body() {
@@ -88,11 +47,7 @@ expect_body() {
   fi
 }
 
-# Free ports come from the kernel (bind to port 0) in one deno call; a tiny race is acceptable on loopback.
-mapfile -t PORTS < <(deno eval --quiet '
-  const ls = Array.from({ length: 9 }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
-  for (const l of ls) console.log(l.addr.port);
-  for (const l of ls) l.close();')
+free_ports 9
 P_ORIGIN="${PORTS[0]}" P_NGINX_PASS="${PORTS[1]}" P_NGINX_CACHE="${PORTS[2]}"
 P_DENO_PASS="${PORTS[3]}" P_DENO_FIXED="${PORTS[4]}" P_GATEWAY="${PORTS[5]}" P_GATEWAY_CACHED="${PORTS[6]}"
 P_DENO_MAP="${PORTS[7]}"

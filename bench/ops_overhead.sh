@@ -28,14 +28,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZE=1024
 OBJECT_PATH="/bench/object-1k.bin"
 
+LOG_TAG=ops-bench
+# Services' stdout is not kept (the "on" gateway's access log is redirected on its own below).
+START_STDOUT=/dev/null
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
 # --- prerequisites -------------------------------------------------------------------------------
-missing=0
-need() { # need <command> <how to install>
-  if ! command -v "$1" >/dev/null 2>&1; then
-    echo "missing: $1 — install with: $2" >&2
-    missing=1
-  fi
-}
 need wrk "apt-get install -y wrk"
 need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
 need curl "apt-get install -y curl"
@@ -49,49 +48,9 @@ done
 has audit || AUDIT=off
 
 # --- workspace and cleanup ------------------------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/yatagarasu-ops.XXXXXX")"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ "$KEEP_TMP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+workspace yatagarasu-ops
 
-log() { echo "[ops-bench] $*" >&2; }
-
-# start <name> <command...>: runs a service in its own session (pid in LAST_PID), stderr to $TMP/<name>.log
-start() {
-  local name="$1"
-  shift
-  setsid "$@" >/dev/null 2>"$TMP/$name.log" </dev/null &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-
-# wait_http <url> <seconds> <pid>: waits for any HTTP answer; fails early if the process died
-wait_http() {
-  local url="$1" deadline=$((SECONDS + $2)) pid="$3"
-  while ((SECONDS < deadline)); do
-    if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
-
-mapfile -t PORTS < <(deno eval --quiet '
-  const ls = Array.from({ length: 4 }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
-  for (const l of ls) console.log(l.addr.port);
-  for (const l of ls) l.close();')
+free_ports 4
 P_ORIGIN="${PORTS[0]}" P_OFF="${PORTS[1]}" P_ON="${PORTS[2]}" P_METRICS="${PORTS[3]}"
 
 # --- origin: any fast HTTP server; after the first request both gateways answer from memory ------
