@@ -42,8 +42,8 @@ export function safeQuote(value: string): string {
 export function serializeAccessEntry(entry: AccessEntry): string {
   let out =
     `"request_id":${safeQuote(entry.request_id)},"client_ip":${safeQuote(entry.client_ip)},` +
-    `"method":${safeQuote(entry.method)},"path":${quote(entry.path)}`;
-  if (entry.bucket !== undefined) out += `,"bucket":${quote(entry.bucket)}`;
+    `"method":${safeQuote(entry.method)},"path":${safeQuote(entry.path)}`;
+  if (entry.bucket !== undefined) out += `,"bucket":${safeQuote(entry.bucket)}`;
   out += `,"status":${entry.status},"bytes":${entry.bytes === null ? "null" : entry.bytes}`;
   if (entry.cache !== undefined) out += `,"cache":${safeQuote(entry.cache)}`;
   out += `,"duration_ms":${entry.duration_ms}`;

@@ -33,7 +33,7 @@ const MAX_USER_AGENT = 1024;
 const quote = JSON.stringify;
 
 function quoteOrNull(value: string | null | undefined): string {
-  return value === null || value === undefined ? "null" : quote(value);
+  return value === null || value === undefined ? "null" : safeQuote(value);
 }
 
 /** The original's lowercase cache_status (hit|miss|bypass), for the X-Cache values. */
@@ -80,7 +80,7 @@ export function serializeAuditEntry(timestamp: string, entry: AuditEntry): strin
   return `{"timestamp":"${timestamp}","correlation_id":${safeQuote(entry.requestId)},` +
     `"client_ip":${safeQuote(entry.clientIp)},"user":${quoteOrNull(entry.user)},` +
     `"bucket":${quoteOrNull(entry.bucket)},"object_key":${quoteOrNull(entry.key)},` +
-    `"http_method":${safeQuote(entry.method)},"request_path":${quote(entry.path)},` +
+    `"http_method":${safeQuote(entry.method)},"request_path":${safeQuote(entry.path)},` +
     `"response_status":${entry.status},"response_size_bytes":${
       entry.bytes === null ? "null" : entry.bytes
     },"duration_ms":${entry.durationMs},"cache_status":${cacheStatus(entry.cache)},` +
