@@ -50,7 +50,7 @@ expect_body() {
 free_ports 9
 P_ORIGIN="${PORTS[0]}" P_NGINX_PASS="${PORTS[1]}" P_NGINX_CACHE="${PORTS[2]}"
 P_DENO_PASS="${PORTS[3]}" P_DENO_FIXED="${PORTS[4]}" P_GATEWAY="${PORTS[5]}" P_GATEWAY_CACHED="${PORTS[6]}"
-P_DENO_MAP="${PORTS[7]}"
+P_DENO_MAP="${PORTS[7]}" P_METRICS="${PORTS[8]}"
 
 # --- the fast origin: nginx serving files laid out path-style /<bucket>/<key> --------------------
 mkdir -p "$TMP/origin/$BUCKET" "$TMP/origin-nginx/logs" "$TMP/proxy-nginx/logs" "$TMP/proxy-nginx/cache"
@@ -202,6 +202,9 @@ EOF
     # the row to hold against nginx proxy_cache.
     sed -e "s/port: $P_GATEWAY/port: $P_GATEWAY_CACHED/" "$TMP/gateway.yaml" >"$TMP/gateway-cached.yaml"
     echo "cache: { memory: { max_item_size_mb: 1, max_cache_size_mb: 64 } }" >>"$TMP/gateway-cached.yaml"
+    # Issue #4 measures hits "through the whole pipeline (logging and metrics on)": the Prometheus
+    # listener is on too (on its own port, not scraped during the run).
+    echo "metrics: { enabled: true, address: \"127.0.0.1\", port: $P_METRICS }" >>"$TMP/gateway-cached.yaml"
     setsid deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway-cached.yaml" \
       >/dev/null 2>"$TMP/gateway-cached.log" </dev/null &
     PIDS+=("$!")
