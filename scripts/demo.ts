@@ -94,6 +94,10 @@ async function banner(port: number, etag: string): Promise<void> {
   say("Try:");
   say(`  curl -i ${base}/public/hello.txt`);
   say(`  curl -I ${base}/public/images/sample.jpg`);
+  say(`  curl -s -D - -o thumb.webp '${base}/public/images/sample.jpg?w=160&fmt=webp'`);
+  say(
+    `  curl -s -D - -o thumb.img -H 'Accept: image/avif' '${base}/public/images/sample.jpg?preset=thumb'`,
+  );
   say(`  curl -i -H 'Range: bytes=0-4' ${base}/public/hello.txt`);
   say(`  curl -i -H 'If-None-Match: ${etag}' ${base}/public/hello.txt`);
   say(`  curl -s ${base}/public/data/info.json`);
