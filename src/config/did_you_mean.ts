@@ -2,6 +2,9 @@
 
 import { IGNORED_KEYS, NOT_YET_SUPPORTED, SECTION_KEYS, VARIANT_KEYS } from "./schema.ts";
 import { patternOf, type Segment, valueAt } from "./paths.ts";
+import { editDistance } from "./edit_distance.ts";
+
+export { editDistance };
 
 /** The "did you mean" / "allowed keys" message for an unknown key in the mapping at `parent`. */
 export function unknownKey(
@@ -51,22 +54,4 @@ export function unknownKey(
   }
   const allowed = supported.map((candidate) => `\`${candidate}\``).join(", ");
   return { message: `unknown key \`${name}\`; the keys allowed here are ${allowed}` };
-}
-
-/** Levenshtein distance (small strings only: config keys). */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(
-        (previous[j] ?? 0) + 1,
-        (current[j - 1] ?? 0) + 1,
-        (previous[j - 1] ?? 0) + cost,
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }

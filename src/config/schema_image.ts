@@ -10,6 +10,7 @@ import type {
   ImageSigningConfig,
 } from "./types.ts";
 import { IMAGE_ENGINES } from "./types.ts";
+import { editDistance } from "./edit_distance.ts";
 import {
   describeValue,
   type ErrorFn,
@@ -178,19 +179,8 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
   background: "bg",
 };
 
-/** Whether `a` is one edit (insert, delete, replace, swap of neighbours) away from `b`. */
-function oneEditAway(a: string, b: string): boolean {
-  if (a === b || Math.abs(a.length - b.length) > 1) return false;
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  const rest = (x: string, n: number) => x.slice(i + n);
-  return rest(a, 1) === rest(b, 1) || rest(a, 1) === rest(b, 0) || rest(a, 0) === rest(b, 1) ||
-    (a[i] === b[i + 1] && a[i + 1] === b[i] && rest(a, 2) === rest(b, 2));
-}
-
 function unknownParamMessage(param: string): string {
-  // did_you_mean.ts's editDistance is not imported: it imports schema.ts, which imports this.
-  const best = PARAM_LIST.find((candidate) => oneEditAway(param.toLowerCase(), candidate));
+  const best = PARAM_LIST.find((candidate) => editDistance(param.toLowerCase(), candidate) === 1);
   if (param === "preset") return "a preset cannot name another preset; write its parameters out";
   const long = LONG_NAMES[param.toLowerCase()];
   if (long !== undefined) return `unknown image parameter \`${param}\`; write \`${long}\``;
