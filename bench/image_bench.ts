@@ -12,14 +12,13 @@
 import { parseArgs } from "node:util";
 import { createApp } from "../src/app.ts";
 import type { Config } from "../src/config/types.ts";
-import { SECURITY_LIMITS_DEFAULTS } from "../src/config/schema_security.ts";
 import { defaultImageOptimization } from "../src/config/schema_image.ts";
 import { acquireImageEngine, importSharp } from "../src/image/engine.ts";
 import { ImagePool } from "../src/image/pool.ts";
 import { ImageProcessor } from "../src/image/processor.ts";
 import type { ImageFormat, ImageLimits } from "../src/image/types.ts";
 import { Logger } from "../src/observe/log.ts";
-import { testCacheConfig } from "../tests/support/app_harness.ts";
+import { bucketConfig, testCacheConfig, testConfig } from "../tests/support/app_harness.ts";
 import { makeImage } from "../tests/support/images.ts";
 
 const sharp = await importSharp();
@@ -66,33 +65,16 @@ const memoryFetch: typeof fetch = (input) => {
   return Promise.resolve(new Response(photo, { status: 200, headers: upstreamHeaders }));
 };
 const bucket = (name: string, cached: boolean): Config["buckets"][number] => ({
-  name,
-  pathPrefix: `/${name}`,
-  s3: {
+  ...bucketConfig({
+    name,
+    pathPrefix: `/${name}`,
     bucket: name,
-    region: "us-east-1",
     endpoint: "http://127.0.0.1:9000",
-    accessKey: "AKIDEXAMPLE",
-    secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-    sessionToken: undefined,
-    timeout: 20,
-    connectTimeout: 5,
-    idleTimeout: 20,
-    retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
-    circuitBreaker: undefined,
-  },
+  }),
   ...(cached ? {} : { cache: { enabled: false, ttlSeconds: undefined, maxItemBytes: undefined } }),
 });
 const config = {
-  server: {
-    address: "127.0.0.1",
-    port: 0,
-    requestTimeout: 30,
-    shutdownTimeout: 5,
-    securityLimits: { ...SECURITY_LIMITS_DEFAULTS },
-  },
-  buckets: [bucket("cached", true), bucket("fresh", false)],
-  logging: { level: "warn", format: "json" },
+  ...testConfig([bucket("cached", true), bucket("fresh", false)]),
   cache: testCacheConfig({
     maxItemBytes: 8 << 20,
     maxCacheBytes: 256 << 20,

@@ -4,10 +4,9 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import { createApp } from "../src/app.ts";
 import type { Config } from "../src/config/types.ts";
-import { SECURITY_LIMITS_DEFAULTS } from "../src/config/schema_security.ts";
 import { Logger } from "../src/observe/log.ts";
 import { GatewayMetrics } from "../src/observe/metrics.ts";
-import { testCacheConfig } from "../tests/support/app_harness.ts";
+import { bucketConfig, testCacheConfig, testConfig } from "../tests/support/app_harness.ts";
 
 const metrics = new GatewayMetrics({ processMetrics: false });
 const buckets = Array.from({ length: 10 }, (_, i) => `bucket-${i}`);
@@ -92,31 +91,14 @@ const memoryFetch: typeof fetch = () =>
     }),
   );
 const config: Config = {
-  server: {
-    address: "127.0.0.1",
-    port: 0,
-    requestTimeout: 30,
-    shutdownTimeout: 5,
-    securityLimits: { ...SECURITY_LIMITS_DEFAULTS },
-  },
-  buckets: [{
-    name: "bench",
-    pathPrefix: "/bench",
-    s3: {
+  ...testConfig([
+    bucketConfig({
+      name: "bench",
+      pathPrefix: "/bench",
       bucket: "bench",
-      region: "us-east-1",
       endpoint: "http://127.0.0.1:9000",
-      accessKey: "AKIDEXAMPLE",
-      secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-      sessionToken: undefined,
-      timeout: 20,
-      connectTimeout: 5,
-      idleTimeout: 20,
-      retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
-      circuitBreaker: undefined,
-    },
-  }],
-  logging: { level: "warn", format: "json" },
+    }),
+  ]),
   cache: testCacheConfig({
     maxItemBytes: 1 << 20,
     maxCacheBytes: 64 << 20,
