@@ -37,7 +37,10 @@ export interface RequestContext {
   leading?: SharedFill | undefined;
   /** Set by `lookup`: another request is fetching this key; wait for it. */
   following?: SharedFill | undefined;
-  /** Set when the body is answered from memory (a cache hit): its length, so no stream is watched. */
+  /**
+   * Set when the body is answered from memory (a cache hit, or a small S3 body the origin read
+   * whole): its length, so no stream is watched.
+   */
   bodyBytes: number | undefined;
   /** Set by `lookup` (buckets with a cache) or `fetch`: the Range/precondition headers forwarded to S3 (a response to those is never stored). */
   forwardedHeaders: Readonly<Record<string, string>> | undefined;
