@@ -105,6 +105,14 @@ async function sendCredentialedRequests(url: string): Promise<string[]> {
   return [token, signatureSecret, credentialSecret, badBearer, badQuery, JWT_SECRET];
 }
 
+/** No credential sent by sendCredentialedRequests shows up in either output stream. */
+function assertNoSecrets(stdout: string, stderr: string, secrets: string[]): void {
+  for (const secret of secrets) {
+    assert.ok(!stdout.includes(secret), `stdout must not contain ${secret}`);
+    assert.ok(!stderr.includes(secret), `stderr must not contain ${secret}`);
+  }
+}
+
 Deno.test("logging (json): one access line per request, errors with their cause, no credential anywhere", async () => {
   const s3 = await seededS3();
   const gw = await spawnGateway((port) =>
@@ -148,10 +156,7 @@ Deno.test("logging (json): one access line per request, errors with their cause,
     assert.equal(failure.level, "warn");
     assert.equal(typeof failure.cause?.message, "string", JSON.stringify(failure));
     assert.ok(failure.cause.message.length > 0);
-    for (const secret of secrets) {
-      assert.ok(!stdout.includes(secret), `stdout must not contain ${secret}`);
-      assert.ok(!gw.stderr().includes(secret), `stderr must not contain ${secret}`);
-    }
+    assertNoSecrets(stdout, gw.stderr(), secrets);
     for (const part of ["X-Amz-Signature", "X-Amz-Credential", "token="]) {
       assert.ok(!stdout.includes(part), `no query string is logged (${part})`);
     }
@@ -181,10 +186,7 @@ Deno.test("logging (pretty, level warn): info lines are filtered, warnings keep 
     assert.ok(failure, `a "request failed" line:\n${stdout}`);
     assert.match(failure, /request_id=req-broken/);
     assert.match(failure, /cause=\{"name":"[^"]+","message":"[^"]+"/);
-    for (const secret of secrets) {
-      assert.ok(!stdout.includes(secret), `stdout must not contain ${secret}`);
-      assert.ok(!gw.stderr().includes(secret), `stderr must not contain ${secret}`);
-    }
+    assertNoSecrets(stdout, gw.stderr(), secrets);
   } finally {
     await gw.cleanup();
     await s3.close();
