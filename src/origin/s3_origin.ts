@@ -14,6 +14,7 @@ import type { DeadlineSweeper } from "./deadlines.ts";
 import { watchBody } from "./idle_body.ts";
 import { listObjectsQuery, type ListPage, parseListObjectsXml } from "./list_objects.ts";
 import {
+  bufferedBody,
   type ListRequest,
   markBuffered,
   type Origin,
@@ -23,6 +24,13 @@ import {
 import type { OriginObserver, S3Operation } from "../observe/metrics.ts";
 import { parseS3ErrorXml, readErrorBody, s3ErrorToProxyError } from "./s3_errors.ts";
 import { SignatureCache } from "./signature_cache.ts";
+import {
+  BUFFERED_BODY_MAX_BYTES,
+  Http1Client,
+  NATIVE_PIPE_MIN_BYTES,
+  type OriginFetch,
+} from "./http1_client.ts";
+import { denoTracingEnabled } from "../observe/tracing.ts";
 import { canonicalQueryString, encodeS3Key, SigV4Signer } from "./sigv4.ts";
 
 export interface S3OriginOptions {
@@ -69,8 +77,31 @@ const CONNECT_REASON = new DOMException("origin not accepting connections", "Tim
  *   connection. A truncated one still errors the client's stream, and the cache never stores it
  *   (it checks the length).
  */
-const BUFFER_MAX_BYTES = 64 * 1024;
-const WATCH_MAX_BYTES = 16 * 1024 * 1024;
+const BUFFER_MAX_BYTES = BUFFERED_BODY_MAX_BYTES;
+const WATCH_MAX_BYTES = NATIVE_PIPE_MIN_BYTES;
+
+/**
+ * The client every S3Origin shares (one pool of connections per endpoint), made on first use.
+ * fetch instead when Deno's tracing is on (its fetch spans carry the trace to S3) or a proxy is
+ * configured in the environment (fetch honours HTTP(S)_PROXY; the HTTP/1.1 client does not).
+ */
+let sharedClient: OriginFetch | undefined;
+function defaultOriginFetch(): OriginFetch {
+  if (sharedClient !== undefined) return sharedClient;
+  sharedClient = denoTracingEnabled() || proxyConfigured() ? fetch : new Http1Client().fetch;
+  return sharedClient;
+}
+
+function proxyConfigured(): boolean {
+  try {
+    for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]) {
+      if (Deno.env.get(name) || Deno.env.get(name.toLowerCase())) return true;
+    }
+    return false;
+  } catch {
+    return false; // no env permission: nothing configured that we could honour
+  }
+}
 
 /** How a 2xx object body of this length travels (see BUFFER_MAX_BYTES). */
 function bodyHandling(headers: Headers): "buffer" | "watch" | "pipe" {
@@ -99,7 +130,7 @@ const MAX_LIST_BODY_BYTES = 16 * 1024 * 1024;
 export class S3Origin implements Origin {
   readonly #bucketName: string;
   readonly #s3: S3Config;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: OriginFetch;
   readonly #signer: SigV4Signer;
   readonly #signatures = new SignatureCache();
   readonly #deadlines: DeadlineSweeper;
@@ -122,7 +153,7 @@ export class S3Origin implements Origin {
   constructor(options: S3OriginOptions) {
     this.#bucketName = options.bucketName;
     this.#s3 = options.s3;
-    this.#fetch = options.fetch ?? fetch;
+    this.#fetch = options.fetch ?? defaultOriginFetch();
     this.#deadlines = options.deadlines;
     this.#signer = new SigV4Signer({
       credentials: {
@@ -381,16 +412,26 @@ export class S3Origin implements Origin {
     const observer = this.#observer;
     const sentAt = observer === undefined ? 0 : performance.now();
     observer?.sent(request.operation ?? (method === "HEAD" ? "HEAD" : "GET"));
+    const idleMs = this.#s3.idleTimeout * 1000;
+    let readingSmallBody = false;
     try {
       response = await this.#fetch(url, {
         method,
         headers,
         signal: controller.signal,
         redirect: "manual",
+        onSmallBody: () => {
+          readingSmallBody = true;
+          attempt.waiting = false;
+          this.#deadlines.arm(watched, idleMs, IDLE_REASON);
+        },
       });
     } catch (error) {
       attempt.waiting = false;
       this.#deadlines.release(watched);
+      if (readingSmallBody) {
+        throw this.#bodyFailure(error, controller.signal.reason, clientSignal, path);
+      }
       const reason = controller.signal.reason;
       if (reason === TIMEOUT_REASON) {
         throw new ProxyError("origin_timeout", {
@@ -428,7 +469,6 @@ export class S3Origin implements Origin {
       this.#deadlines.release(watched);
       return response;
     }
-    const idleMs = this.#s3.idleTimeout * 1000;
     // Error bodies are watched too (they are read before answering), but only an object body's
     // failure is news to the breaker: the error status itself is counted by #attempts.
     const ok = response.status >= 200 && response.status < 300;
@@ -438,6 +478,11 @@ export class S3Origin implements Origin {
       return response;
     }
     if (handling === "buffer") {
+      // The HTTP/1.1 client reads small bodies whole itself, under the same deadline.
+      if (bufferedBody(response) !== undefined) {
+        this.#deadlines.release(watched);
+        return response;
+      }
       this.#deadlines.arm(watched, idleMs, IDLE_REASON);
       let bytes: Uint8Array<ArrayBuffer>;
       try {
