@@ -46,7 +46,7 @@ const MAX_IDLE_PER_ORIGIN = 256;
 const SWEEP_EVERY_MS = 2_000;
 /** Characters that would split a request head. */
 const UNSAFE_HEADER_VALUE = /[\r\n\0]/;
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/i;
 
 const encoder = new TextEncoder();
@@ -416,14 +416,16 @@ export function parseHead(text: string, method: string): ResponseHead {
     );
   }
   const head: ResponseHead = {
-    status: Number(statusLine[1]),
-    statusText: statusLine[2] ?? "",
+    status: Number(statusLine[2]),
+    statusText: statusLine[3] ?? "",
     headers: [],
     contentLength: -1,
     chunked: false,
     keepAlive: true,
     reuseMs: DEFAULT_REUSE_MS,
   };
+  let closeAsked = false;
+  let keepAliveAsked = false;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(":");
@@ -431,7 +433,7 @@ export function parseHead(text: string, method: string): ResponseHead {
       throw new TypeError(`S3 sent an invalid header line: ${JSON.stringify(line.slice(0, 80))}`);
     }
     const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line, colon + 1);
     switch (name) {
       case "content-length": {
         const length = /^\d+$/.test(value) ? Number(value) : NaN;
@@ -445,11 +447,18 @@ export function parseHead(text: string, method: string): ResponseHead {
         break;
       }
       case "transfer-encoding":
-        head.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-        if (!head.chunked) head.keepAlive = false; // read until the server closes
+        // Nothing else is asked for (no TE, no Accept-Encoding): a body in another coding
+        // could not be passed on as the object's bytes.
+        if (!/^\s*chunked\s*$/i.test(value)) {
+          throw new TypeError(
+            `S3 sent Transfer-Encoding ${JSON.stringify(value)}, which is not chunked`,
+          );
+        }
+        head.chunked = true;
         continue; // the body reaches the client decoded: the framing header stays behind
       case "connection":
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) head.keepAlive = false;
+        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) closeAsked = true;
+        if (/(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(value)) keepAliveAsked = true;
         continue;
       case "keep-alive": {
         const timeout = KEEP_ALIVE_TIMEOUT.exec(value);
@@ -462,10 +471,28 @@ export function parseHead(text: string, method: string): ResponseHead {
     }
     head.headers.push([name, value]);
   }
-  // RFC 9112 §6.3: chunked wins over Content-Length; a HEAD answer's length describes a GET's body.
-  if (head.chunked) head.contentLength = -1;
+  // HTTP/1.0 closes after each answer unless it says keep-alive.
+  head.keepAlive = !closeAsked && (statusLine[1] === "1" || keepAliveAsked);
+  // RFC 9112 §6.3: chunked wins over Content-Length (which then must not reach the client); a
+  // HEAD answer's length describes a GET's body.
+  if (head.chunked && head.contentLength !== -1) {
+    head.contentLength = -1;
+    head.headers = head.headers.filter(([name]) => name !== "content-length");
+  }
   if (method === "HEAD") head.chunked = false;
   return head;
+}
+
+/**
+ * line[from..] without leading and trailing spaces and tabs (RFC 9110 OWS). Not trim(): it also
+ * strips U+00A0, which is the byte 0xA0 here (the last byte of UTF-8 "à", for one).
+ */
+function trimOws(line: string, from: number): string {
+  let start = from;
+  let end = line.length;
+  while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
+  while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
+  return line.slice(start, end);
 }
 
 /** A body of known length, read whole. */
@@ -519,7 +546,8 @@ function streamBody(
         return;
       }
       if (chunk === null) {
-        finish(head.keepAlive);
+        // A body read until the server closed has no connection left to reuse.
+        finish(head.keepAlive && (head.chunked || head.contentLength !== -1));
         controller.close();
         return;
       }

@@ -463,6 +463,12 @@ export class S3Origin implements Origin {
     }
     attempt.waiting = false;
     observer?.firstByte((performance.now() - sentAt) / 1000);
+    // A body the HTTP/1.1 client read whole is complete: checked first, because reading
+    // `response.body` would wrap its bytes in a stream (several µs per request).
+    if (bufferedBody(response) !== undefined) {
+      this.#deadlines.release(watched);
+      return response;
+    }
     // Without body watching (listings, probes, bodiless answers) the deadline ends here, so a
     // long body is never cut by the headers timeout; a client that leaves then cancels the body.
     if (watch === undefined || response.body === null || method === "HEAD") {
@@ -478,11 +484,6 @@ export class S3Origin implements Origin {
       return response;
     }
     if (handling === "buffer") {
-      // The HTTP/1.1 client reads small bodies whole itself, under the same deadline.
-      if (bufferedBody(response) !== undefined) {
-        this.#deadlines.release(watched);
-        return response;
-      }
       this.#deadlines.arm(watched, idleMs, IDLE_REASON);
       let bytes: Uint8Array<ArrayBuffer>;
       try {

@@ -2,7 +2,7 @@
 
 import { ProxyError } from "../errors.ts";
 import { pickForwardedHeaders, stripResponseHeaders } from "../http/headers.ts";
-import { bufferedBody, bufferedResponse } from "../origin/origin.ts";
+import { bufferedBody, bufferedResponse, isOwned } from "../origin/origin.ts";
 import { pickS3Query } from "../origin/s3_query.ts";
 import type { BucketRouter } from "../routing/bucket_router.ts";
 import type { BucketRuntime } from "./bucket_runtime.ts";
@@ -57,18 +57,23 @@ function upstreamHeaders(ctx: RequestContext): Readonly<Record<string, string>> 
 /** `respond`: the client's response from S3's, with S3's status (200/206/304) and safe headers. */
 export function respond(ctx: RequestContext, upstream: Response): Response {
   const hasBody = ctx.method !== "HEAD" && upstream.status !== 304;
-  if (!hasBody) upstream.body?.cancel().catch(() => {});
-  // Copying S3's Headers into the Response is the cheap path; stripping then edits that copy.
-  // A body the origin read whole stays bytes (the cache then stores it without a tee).
+  // A body the origin read whole stays bytes (the cache then stores it without a tee). Nobody
+  // reads `response.body` of such a Response: that would turn the bytes into a stream, and Deno
+  // would send them the slow way.
   const bytes = hasBody ? bufferedBody(upstream) : undefined;
-  const init = { status: upstream.status, headers: upstream.headers };
+  if (bytes !== undefined) ctx.bodyBytes = bytes.byteLength;
   let response: Response;
-  if (bytes !== undefined) {
-    response = bufferedResponse(bytes, init);
-    // A body in memory, like a cache hit's: nobody reads `response.body` (that would turn the
-    // bytes into a stream, and Deno would send them the slow way).
-    ctx.bodyBytes = bytes.byteLength;
-  } else response = new Response(hasBody ? upstream.body : null, init);
+  if (isOwned(upstream)) {
+    // From the gateway's own client: untouched and held by nobody else, it is sent as it is.
+    response = upstream;
+  } else {
+    if (!hasBody) upstream.body?.cancel().catch(() => {});
+    // Copying S3's Headers into the Response is the cheap path; stripping then edits that copy.
+    const init = { status: upstream.status, headers: upstream.headers };
+    response = bytes !== undefined
+      ? bufferedResponse(bytes, init)
+      : new Response(hasBody ? upstream.body : null, init);
+  }
   const headers = response.headers;
   stripResponseHeaders(headers);
   headers.set("accept-ranges", "bytes");
