@@ -23,7 +23,7 @@ export const FORWARDED_REQUEST_HEADERS = [
  * Headers object costs ~7 µs in Deno while copying one into a Response is ~1 µs: this runs on
  * every response.
  */
-const DROPPED_RESPONSE_HEADERS = [
+export const DROPPED_RESPONSE_HEADERS = [
   // Hop-by-hop headers a response can carry (TE, Proxy-Authenticate and Upgrade belong to
   // requests, 407s and 101s, which a read from S3 never is; each delete costs ~0.2 µs).
   "connection",
@@ -35,6 +35,9 @@ const DROPPED_RESPONSE_HEADERS = [
   "x-amz-request-id",
   "x-amz-id-2",
 ] as const;
+
+/** DROPPED_RESPONSE_HEADERS as a set, for clients that leave them out while parsing. */
+export const DROPPED_RESPONSE_HEADER_SET: ReadonlySet<string> = new Set(DROPPED_RESPONSE_HEADERS);
 
 /**
  * Removes from `headers` (a copy of S3's response headers) what must not reach the client,

@@ -7,7 +7,7 @@
 // "1 KiB misses"). Why fetch for bodies over NATIVE_PIPE_MIN_BYTES: Deno.serve pipes a fetch body
 // in native code, while any stream read in JavaScript (this client's) costs ~2x the CPU per MiB.
 
-import { markBuffered } from "./origin.ts";
+import { markBuffered, markOwned } from "./origin.ts";
 
 /** Bodies up to this length (with a Content-Length) are read whole before the Response is returned. */
 export const BUFFERED_BODY_MAX_BYTES = 64 * 1024;
@@ -140,8 +140,16 @@ export class Http1Client {
   readonly #nativeFetch: typeof fetch;
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
-  constructor(nativeFetch: typeof fetch = fetch) {
+  readonly #dropHeaders: ReadonlySet<string> | undefined;
+
+  /**
+   * `dropHeaders`: response headers left out while parsing (besides the hop-by-hop ones, always
+   * left out). A client given them makes owned Responses (see markOwned): the gateway sends those
+   * as they are, without stripping their headers again.
+   */
+  constructor(nativeFetch: typeof fetch = fetch, dropHeaders?: ReadonlySet<string>) {
     this.#nativeFetch = nativeFetch;
+    this.#dropHeaders = dropHeaders;
   }
 
   /** fetch-shaped: `url` is absolute (http or https), the headers are the signed ones. */
@@ -175,7 +183,7 @@ export class Http1Client {
       let parsed: ResponseHead | undefined;
       try {
         await writeAll(connection.conn, head);
-        parsed = await readHead(connection, init.method);
+        parsed = await readHead(connection, init.method, this.#dropHeaders);
       } catch (error) {
         connection.close();
         signal.removeEventListener("abort", onAbort);
@@ -198,6 +206,8 @@ export class Http1Client {
     onAbort: () => void,
   ): Promise<Response> {
     const signal = init.signal;
+    // Responses are sent as they are only when their heads were stripped here (see constructor).
+    const owned = this.#dropHeaders !== undefined;
     const responseInit = {
       status: head.status,
       statusText: head.statusText,
@@ -208,8 +218,8 @@ export class Http1Client {
       signal.removeEventListener("abort", onAbort);
       this.#release(connection, head);
       return bodiless
-        ? responseOf(null, responseInit)
-        : markBuffered(responseOf(EMPTY, responseInit), EMPTY);
+        ? responseOf(null, responseInit, owned)
+        : markBuffered(responseOf(EMPTY, responseInit, owned), EMPTY);
     }
     if (head.contentLength > NATIVE_PIPE_MIN_BYTES) {
       signal.removeEventListener("abort", onAbort);
@@ -229,14 +239,14 @@ export class Http1Client {
         signal.removeEventListener("abort", onAbort);
       }
       this.#release(connection, head);
-      return markBuffered(responseOf(body, responseInit), body);
+      return markBuffered(responseOf(body, responseInit, owned), body);
     }
     const body = streamBody(connection, head, signal, (reusable) => {
       signal.removeEventListener("abort", onAbort);
       if (reusable) this.#release(connection, head);
       else connection.close();
     });
-    return responseOf(body, responseInit);
+    return responseOf(body, responseInit, owned);
   }
 
   #endpoint(origin: string): Endpoint {
@@ -329,9 +339,10 @@ export class Http1Client {
 const EMPTY = new Uint8Array(0);
 
 /** new Response, with a head Deno refuses (an invalid header or status) reported as S3's fault. */
-function responseOf(body: BodyInit | null, init: ResponseInit): Response {
+function responseOf(body: BodyInit | null, init: ResponseInit, owned: boolean): Response {
   try {
-    return new Response(body, init);
+    const response = new Response(body, init);
+    return owned ? markOwned(response) : response;
   } catch (error) {
     throw new TypeError(`S3 sent a response Deno cannot represent: ${(error as Error).message}`, {
       cause: error,
@@ -364,7 +375,11 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 }
 
 /** Reads and parses one response head (interim 1xx answers are skipped). */
-async function readHead(connection: Connection, method: string): Promise<ResponseHead> {
+async function readHead(
+  connection: Connection,
+  method: string,
+  dropHeaders: ReadonlySet<string> | undefined,
+): Promise<ResponseHead> {
   for (;;) {
     // Heads are a few hundred bytes: scanning again from the start after each read is cheap.
     let headEnd = findHeadEnd(connection);
@@ -378,7 +393,11 @@ async function readHead(connection: Connection, method: string): Promise<Respons
       }
       headEnd = findHeadEnd(connection);
     }
-    const head = parseHead(latin1(connection.buf, connection.start, headEnd - 4), method);
+    const head = parseHead(
+      latin1(connection.buf, connection.start, headEnd - 4),
+      method,
+      dropHeaders,
+    );
     connection.start = headEnd;
     if (head.status >= 100 && head.status < 200) continue;
     return head;
@@ -407,7 +426,11 @@ function latin1(buf: Uint8Array, start: number, end: number): string {
 }
 
 /** Parses a response head (without its final blank line). Throws on anything malformed. */
-export function parseHead(text: string, method: string): ResponseHead {
+export function parseHead(
+  text: string,
+  method: string,
+  dropHeaders?: ReadonlySet<string>,
+): ResponseHead {
   const lines = text.split("\r\n");
   const statusLine = STATUS_LINE.exec(lines[0]!);
   if (statusLine === null) {
@@ -424,6 +447,7 @@ export function parseHead(text: string, method: string): ResponseHead {
     keepAlive: true,
     reuseMs: DEFAULT_REUSE_MS,
   };
+  let connectionTokens: string[] | undefined;
   let closeAsked = false;
   let keepAliveAsked = false;
   for (let i = 1; i < lines.length; i++) {
@@ -457,8 +481,13 @@ export function parseHead(text: string, method: string): ResponseHead {
         head.chunked = true;
         continue; // the body reaches the client decoded: the framing header stays behind
       case "connection":
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) closeAsked = true;
-        if (/(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(value)) keepAliveAsked = true;
+        for (const token of value.split(",")) {
+          const option = token.trim().toLowerCase();
+          if (option === "close") closeAsked = true;
+          else if (option === "keep-alive") keepAliveAsked = true;
+          // Any other name listed here is a hop-by-hop header of this connection (RFC 9110 §7.6.1).
+          else if (option !== "") (connectionTokens ??= []).push(option);
+        }
         continue;
       case "keep-alive": {
         const timeout = KEEP_ALIVE_TIMEOUT.exec(value);
@@ -469,7 +498,12 @@ export function parseHead(text: string, method: string): ResponseHead {
         continue;
       }
     }
+    if (dropHeaders?.has(name)) continue;
     head.headers.push([name, value]);
+  }
+  if (connectionTokens !== undefined) {
+    const named = connectionTokens;
+    head.headers = head.headers.filter(([name]) => !named.includes(name));
   }
   // HTTP/1.0 closes after each answer unless it says keep-alive.
   head.keepAlive = !closeAsked && (statusLine[1] === "1" || keepAliveAsked);

@@ -10,7 +10,7 @@ import {
   parseHead,
   requestHead,
 } from "./http1_client.ts";
-import { bufferedBody } from "./origin.ts";
+import { bufferedBody, isOwned } from "./origin.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: bytes, timing, and a raw TCP server whose every response byte the test writes itself.
@@ -1482,4 +1482,38 @@ Deno.test("a response header value with UTF-8 bytes reaches the Response byte fo
       assert.equal(response.headers.get("x-amz-meta-name"), valueEndingInA0);
     },
   );
+});
+
+Deno.test("parseHead() leaves out the given headers and those the Connection header names", () => {
+  const head = parseHead(
+    "HTTP/1.1 200 OK\r\nServer: AmazonS3\r\nx-amz-request-id: R1\r\nConnection: keep-alive, X-Hop\r\n" +
+      'x-hop: 1\r\netag: "e"\r\ncontent-length: 3',
+    "GET",
+    new Set(["server", "x-amz-request-id"]),
+  );
+  assert.deepEqual(head.headers, [["etag", '"e"'], ["content-length", "3"]]);
+  assert.equal(head.keepAlive, true);
+  // Without a set, only the hop-by-hop ones go.
+  assert.deepEqual(
+    parseHead("HTTP/1.1 200 OK\r\nServer: AmazonS3\r\nConnection: x-hop\r\nx-hop: 1", "GET")
+      .headers,
+    [["server", "AmazonS3"]],
+  );
+});
+
+Deno.test("a client given headers to drop makes owned Responses; one without does not", async () => {
+  const reply = () => "HTTP/1.1 200 OK\r\nserver: S\r\ncontent-length: 2\r\n\r\nok";
+  for (const drop of [new Set(["server"]), undefined]) {
+    const server = rawServer(answering(reply));
+    const client = new Http1Client(fetch, drop);
+    try {
+      const response = await request(client, `${server.url}/b/k`);
+      assert.equal(isOwned(response), drop !== undefined);
+      assert.equal(response.headers.get("server"), drop === undefined ? "S" : null);
+      assert.equal(await textOf(response), "ok");
+    } finally {
+      client.close();
+      await settle(server.close(), 2_000, "server close");
+    }
+  }
 });

@@ -31,6 +31,7 @@ import {
   type OriginFetch,
 } from "./http1_client.ts";
 import { denoTracingEnabled } from "../observe/tracing.ts";
+import { DROPPED_RESPONSE_HEADER_SET } from "../http/headers.ts";
 import { canonicalQueryString, encodeS3Key, SigV4Signer } from "./sigv4.ts";
 
 export interface S3OriginOptions {
@@ -88,7 +89,9 @@ const WATCH_MAX_BYTES = NATIVE_PIPE_MIN_BYTES;
 let sharedClient: OriginFetch | undefined;
 function defaultOriginFetch(): OriginFetch {
   if (sharedClient !== undefined) return sharedClient;
-  sharedClient = denoTracingEnabled() || proxyConfigured() ? fetch : new Http1Client().fetch;
+  sharedClient = denoTracingEnabled() || proxyConfigured()
+    ? fetch
+    : new Http1Client(fetch, DROPPED_RESPONSE_HEADER_SET).fetch;
   return sharedClient;
 }
 

@@ -64,7 +64,8 @@ export function respond(ctx: RequestContext, upstream: Response): Response {
   if (bytes !== undefined) ctx.bodyBytes = bytes.byteLength;
   let response: Response;
   if (isOwned(upstream)) {
-    // From the gateway's own client: untouched and held by nobody else, it is sent as it is.
+    // From the gateway's own client: untouched, held by nobody else, and its head already
+    // stripped of what must not reach the client: it is sent as it is.
     response = upstream;
   } else {
     if (!hasBody) upstream.body?.cancel().catch(() => {});
@@ -75,7 +76,8 @@ export function respond(ctx: RequestContext, upstream: Response): Response {
       : new Response(hasBody ? upstream.body : null, init);
   }
   const headers = response.headers;
-  stripResponseHeaders(headers);
+  // The gateway's own client left these headers out already (see Http1Client's dropHeaders).
+  if (response !== upstream) stripResponseHeaders(headers);
   headers.set("accept-ranges", "bytes");
   headers.set("x-request-id", ctx.requestId);
   const bucket = ctx.bucket!;
