@@ -225,7 +225,9 @@ export function storagePlan(
   response: Response,
   cache: BucketCache,
 ): { length: number; ttlSeconds: number } | { skipped: string } {
-  if (response.status !== 200 || response.body === null) {
+  // A body read whole is checked as bytes: reading `response.body` would turn them into a stream
+  // (Deno then sends them the slow way).
+  if (response.status !== 200 || (bufferedBody(response) === undefined && response.body === null)) {
     return { skipped: `S3 answered ${response.status}` };
   }
   const length = Number(response.headers.get("content-length"));
