@@ -71,7 +71,8 @@ const CONNECT_REASON = new DOMException("origin not accepting connections", "Tim
  *   truncation is an ordinary failed attempt: retried, and answered 504/502 if it persists.
  * - over 64 KiB up to 16 MiB, and of unknown length: watched chunk by chunk (watchBody), which
  *   passes each chunk through a JavaScript stream that re-arms the deadline.
- * - over 16 MiB: piped natively by the runtime from S3's socket to the client's, unwatched. The
+ * - over 16 MiB: piped natively by the runtime from S3's socket to the client's, unwatched (the
+ *   HTTP/1.1 client hands such a request to fetch for this, see http1_client.ts). The
  *   JavaScript hop would cost about 2.5 times the CPU per MiB and let chunk garbage pile up in the
  *   heap (large downloads must stream at constant memory), and an abort does not reach a native
  *   pipe, so nothing cheaper can cut it: a stall there lasts until S3 or TCP closes the
