@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Owns the pinned CPU-per-request comparison of 1 KiB misses: the gateway and the minimal Deno fetch
+# passthrough, each alone on CPU 1, measured in alternating slices (a steadier figure than req/s
+# on a noisy host, where the load rows of bench/load.sh swing from round to round).
+#
+# Usage: bench/cpu_per_request.sh   (from anywhere; env: ROUNDS=8 SLICE=2 CONNECTIONS=50 KEEP_TMP=1)
+# Needs 2 CPUs and taskset. wrk and the origin run on CPU 0; the measured process on CPU 1.
+# CPU time is read from /proc/<pid>/stat (user + system, all threads) around each wrk slice.
+set -euo pipefail
+
+ROUNDS="${ROUNDS:-8}"
+SLICE="${SLICE:-2}"
+CONNECTIONS="${CONNECTIONS:-50}"
+KEEP_TMP="${KEEP_TMP:-0}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OBJECT_PATH="/bench-bucket/small-1k.bin"
+
+LOG_TAG=cpu
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+need wrk "apt-get install -y wrk"
+need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
+need curl "apt-get install -y curl"
+need taskset "apt-get install -y util-linux"
+[ "$missing" = 0 ] || exit 2
+if [ "$(nproc)" -lt 2 ]; then
+  log "needs 2 CPUs (wrk and the origin on one, the measured process on the other)"
+  exit 2
+fi
+
+workspace yatagarasu-cpu
+free_ports 3
+P_ORIGIN="${PORTS[0]}" P_PASS="${PORTS[1]}" P_GATEWAY="${PORTS[2]}"
+
+# The origin answers every path with 1 KiB (Content-Length), like S3 answering a small GET.
+start origin env PORT="$P_ORIGIN" SIZE=1024 \
+  taskset -c 0 deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
+PID_ORIGIN=$LAST_PID
+start deno_pass env PORT="$P_PASS" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
+  taskset -c 1 deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_passthrough.ts"
+PID_PASS=$LAST_PID
+cat >"$TMP/gateway.yaml" <<EOF
+server: { address: "127.0.0.1", port: $P_GATEWAY }
+buckets:
+  - name: bench
+    path_prefix: /bench-bucket
+    s3: { bucket: bench-bucket, region: us-east-1, endpoint: "http://127.0.0.1:$P_ORIGIN", access_key: BENCH, secret_key: BENCH }
+logging: { level: info, format: json }
+EOF
+# The access log stays on, as shipped, written to /dev/null.
+START_STDOUT=/dev/null start gateway \
+  taskset -c 1 deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway.yaml"
+PID_GATEWAY=$LAST_PID
+
+for spec in "origin $P_ORIGIN $PID_ORIGIN" "deno_pass $P_PASS $PID_PASS" "gateway $P_GATEWAY $PID_GATEWAY"; do
+  read -r name port pid <<<"$spec"
+  if ! wait_http "http://127.0.0.1:$port$OBJECT_PATH" 60 "$pid"; then
+    log "$name did not start:"
+    tail -5 "$TMP/$name.log" >&2 || true
+    exit 1
+  fi
+  out="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port$OBJECT_PATH")"
+  [ "$out" = "200 1024" ] || { log "$name answered '$out' instead of '200 1024'"; exit 1; }
+done
+
+HZ="$(getconf CLK_TCK)"
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# slice <pid> <port>: CPU µs per request of <pid> over one wrk slice
+slice() {
+  local before after out requests
+  before="$(ticks "$1")"
+  out="$(taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${SLICE}s" "http://127.0.0.1:$2$OBJECT_PATH")"
+  after="$(ticks "$1")"
+  requests="$(awk '/requests in/ { print $1 }' <<<"$out")"
+  awk -v a="$before" -v b="$after" -v r="$requests" -v hz="$HZ" \
+    'BEGIN { if (r > 0) printf "%.1f", (b - a) / hz * 1e6 / r; else print "nan" }'
+}
+
+log "warm-up"
+slice "$PID_PASS" "$P_PASS" >/dev/null
+slice "$PID_GATEWAY" "$P_GATEWAY" >/dev/null
+
+pass=() gateway=() ratios=()
+for round in $(seq "$ROUNDS"); do
+  p="$(slice "$PID_PASS" "$P_PASS")"
+  g="$(slice "$PID_GATEWAY" "$P_GATEWAY")"
+  pass+=("$p") gateway+=("$g")
+  # The passthrough's CPU over the gateway's: the throughput ratio when CPU is what limits both.
+  ratios+=("$(awk -v p="$p" -v g="$g" 'BEGIN { printf "%.3f", p / g }')")
+  log "round $round of $ROUNDS: deno passthrough $p µs, gateway $g µs"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo
+echo "1 KiB misses, CPU µs per request on one pinned CPU (median of $ROUNDS alternating ${SLICE}s slices)"
+echo "deno passthrough: $(median "${pass[@]}")   all: ${pass[*]}"
+echo "gateway:          $(median "${gateway[@]}")   all: ${gateway[*]}"
+echo "deno passthrough CPU / gateway CPU: $(median "${ratios[@]}")x (per slice pair: ${ratios[*]}); >= 0.90x matches the load target"
