@@ -552,6 +552,12 @@ async function readWhole(connection: Connection, length: number): Promise<Uint8A
  * A body streamed as it arrives: Content-Length, chunked, or until the server closes. `done` hears
  * once whether the connection may be reused (only after a complete, exactly framed body).
  */
+/**
+ * Closes the socket of a streamed body that was neither read to its end nor cancelled once its
+ * stream is garbage (a code path that drops a Response would otherwise hold the socket forever).
+ */
+const abandonedBodies = new FinalizationRegistry<Connection>((connection) => connection.close());
+
 function streamBody(
   connection: Connection,
   head: ResponseHead,
@@ -562,6 +568,7 @@ function streamBody(
   const finish = (reusable: boolean) => {
     if (finished) return;
     finished = true;
+    abandonedBodies.unregister(connection);
     done(reusable);
   };
   const next = head.chunked
@@ -569,7 +576,7 @@ function streamBody(
     : head.contentLength === -1
     ? untilCloseReader(connection)
     : lengthReader(connection, head.contentLength);
-  return new ReadableStream<Uint8Array>({
+  const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: Uint8Array | null;
       try {
@@ -591,6 +598,8 @@ function streamBody(
       finish(false);
     },
   }, { highWaterMark: 0 });
+  abandonedBodies.register(stream, connection, connection);
+  return stream;
 }
 
 /** Unread bytes of the connection buffer as a chunk of their own (the buffer is reused). */

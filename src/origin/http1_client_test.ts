@@ -1517,3 +1517,49 @@ Deno.test("a client given headers to drop makes owned Responses; one without doe
     }
   }
 });
+
+Deno.test("a streamed body dropped unread has its socket closed once the stream is garbage", async () => {
+  // Needs gc(): run in a child Deno with --expose-gc. The child serves one medium body, drops the
+  // Response without reading or cancelling it, collects garbage, and reports whether the server
+  // then saw the client close the connection.
+  const script = `
+    import { Http1Client } from ${
+    JSON.stringify(new URL("./http1_client.ts", import.meta.url).href)
+  };
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closed = (async () => {
+      const conn = await listener.accept();
+      const buf = new Uint8Array(65536);
+      await conn.read(buf);
+      await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\\r\\ncontent-length: 200000\\r\\n\\r\\n"));
+      await conn.write(new Uint8Array(1000));
+      const eof = await conn.read(buf).catch(() => null);
+      conn.close();
+      return eof === null;
+    })();
+    const client = new Http1Client();
+    await (async () => {
+      const response = await client.fetch("http://127.0.0.1:" + listener.addr.port + "/b/k", {
+        method: "GET", headers: {}, signal: new AbortController().signal, redirect: "manual",
+      });
+      if (response.status !== 200) throw new Error("status " + response.status);
+    })();
+    const timeout = new Promise((resolve) => setTimeout(() => resolve("timeout"), 3000));
+    for (let i = 0; i < 20; i++) {
+      globalThis.gc();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    console.log(String(await Promise.race([closed, timeout])));
+    listener.close();
+    client.close();
+    Deno.exit(0);
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.equal(new TextDecoder().decode(output.stdout).trim(), "true", stderr);
+});
