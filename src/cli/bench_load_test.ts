@@ -29,8 +29,12 @@ Deno.test("runLoad: every completed response is counted once, by status, with it
   assert.equal(result.status["200"], result.requests);
   assert.equal(result.bytes, result.requests * BODY.length);
   assert.equal(result.errors, 0);
-  // The server saw the counted requests plus the few aborted at the deadline.
-  assert.equal(served, result.requests + result.unfinished);
+  // The server saw every counted request, and at most the few aborted at the deadline (one
+  // aborted before its request reached the handler is never seen there).
+  assert.ok(
+    served >= result.requests && served <= result.requests + result.unfinished,
+    `served ${served}, counted ${result.requests} + ${result.unfinished} unfinished`,
+  );
   assert.ok(result.unfinished <= 3);
   assert.ok(result.elapsedMs >= 300 && result.elapsedMs < 2_000, `elapsed ${result.elapsedMs}`);
   const l = result.latencyMs;
