@@ -26,9 +26,9 @@ import { SIGNED_URL_KEY_SHAPE } from "./schema_signed_urls.ts";
 import {
   IMAGE_PARAM_NAMES,
   MAX_DIMENSION,
+  oversizedDimension,
   PARAM_RANGES,
   parseImageEntries,
-  scaledSize,
 } from "../image/params.ts";
 
 /** Bytes in a MiB. */
@@ -425,25 +425,13 @@ function presetBoundProblem(
   | undefined {
   const result = parseImageEntries(Object.entries(params));
   if (!result.ok) return undefined;
-  const t = result.transform;
-  const dpr = t.dpr ?? 1;
-  const paramOf = (canonical: string) =>
-    Object.keys(params).find((name) => name === canonical) ?? canonical;
-  for (
-    const [size, bound, limit, name] of [
-      [t.width, "max_width", maxWidth, "w"],
-      [t.height, "max_height", maxHeight, "h"],
-    ] as const
-  ) {
-    if (size === undefined || !("px" in size)) continue;
-    const pixels = scaledSize(size.px, dpr);
-    if (pixels <= limit) continue;
-    return {
-      param: paramOf(name),
-      bound,
-      limit,
-      asks: dpr === 1 ? `${name}=${size.px}` : `${name}=${size.px} at dpr=${dpr}, ${pixels} pixels`,
-    };
-  }
-  return undefined;
+  const over = oversizedDimension(result.transform, maxWidth, maxHeight);
+  if (over === undefined) return undefined;
+  const { param, px, dpr, pixels } = over;
+  return {
+    param,
+    bound: over.bound,
+    limit: over.limit,
+    asks: dpr === 1 ? `${param}=${px}` : `${param}=${px} at dpr=${dpr}, ${pixels} pixels`,
+  };
 }

@@ -375,6 +375,43 @@ export function scaledSize(px: number, dpr: number): number {
   return Math.round(px * dpr);
 }
 
+/** A pixel width or height that, times dpr, is over its bound (see oversizedDimension). */
+export interface OversizedDimension {
+  /** The canonical parameter: "w" or "h". */
+  param: "w" | "h";
+  bound: "max_width" | "max_height";
+  limit: number;
+  /** What was asked, before dpr. */
+  px: number;
+  dpr: number;
+  /** px times dpr, as the engine will render it. */
+  pixels: number;
+}
+
+/**
+ * The first pixel width or height of `t` over `max_width`/`max_height` once scaled by dpr, else
+ * undefined (percentages always pass here): the one check behind both the request policy and the
+ * config validator's preset check.
+ */
+export function oversizedDimension(
+  t: ImageTransform,
+  maxWidth: number,
+  maxHeight: number,
+): OversizedDimension | undefined {
+  const dpr = t.dpr ?? 1;
+  for (
+    const [size, bound, limit, param] of [
+      [t.width, "max_width", maxWidth, "w"],
+      [t.height, "max_height", maxHeight, "h"],
+    ] as const
+  ) {
+    if (size === undefined || !("px" in size)) continue;
+    const pixels = scaledSize(size.px, dpr);
+    if (pixels > limit) return { param, bound, limit, px: size.px, dpr, pixels };
+  }
+  return undefined;
+}
+
 /** The transform with `over`'s fields replacing `base`'s (a preset with free-form overrides). */
 export function mergeTransforms(base: ImageTransform, over: ImageTransform): ImageTransform {
   return { ...base, ...over };

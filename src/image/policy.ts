@@ -12,10 +12,10 @@ import { defaultImageOptimization } from "../config/schema_image.ts";
 import {
   canonicalTransform,
   mergeTransforms,
+  oversizedDimension,
   parseImageEntries,
   PRESET_PARAM,
   readImageQuery,
-  scaledSize,
 } from "./params.ts";
 import { ImageSignatureVerifier } from "./signing.ts";
 import type { ImageLimits, ImagePolicy, ImageTransform } from "./types.ts";
@@ -165,25 +165,16 @@ class CompiledImagePolicy implements ImagePolicy {
   }
 
   #checkBounds(t: ImageTransform): void {
-    const dpr = t.dpr ?? 1;
-    const { maxWidth, maxHeight } = this.limits;
-    for (
-      const [size, bound, limit, param] of [
-        [t.width, "max_width", maxWidth, "w"],
-        [t.height, "max_height", maxHeight, "h"],
-      ] as const
-    ) {
-      if (size === undefined || !("px" in size)) continue;
-      const pixels = scaledSize(size.px, dpr);
-      if (pixels <= limit) continue;
-      const most = Math.floor(limit / dpr);
-      throw invalid(
-        dpr === 1
-          ? `Invalid image parameter ${param}=${size.px}: this bucket allows at most ${limit} pixels (${bound}); ask for ${param}=${limit} or less.`
-          : `Invalid image parameter ${param}=${size.px}: at dpr=${dpr} it asks for ${pixels} pixels, and this bucket allows at most ${limit} (${bound}); ask for ${param}=${most} or less at dpr=${dpr}.`,
-        param,
-      );
-    }
+    const over = oversizedDimension(t, this.limits.maxWidth, this.limits.maxHeight);
+    if (over === undefined) return;
+    const { param, px, dpr, pixels, limit, bound } = over;
+    const most = Math.floor(limit / dpr);
+    throw invalid(
+      dpr === 1
+        ? `Invalid image parameter ${param}=${px}: this bucket allows at most ${limit} pixels (${bound}); ask for ${param}=${limit} or less.`
+        : `Invalid image parameter ${param}=${px}: at dpr=${dpr} it asks for ${pixels} pixels, and this bucket allows at most ${limit} (${bound}); ask for ${param}=${most} or less at dpr=${dpr}.`,
+      param,
+    );
   }
 
   #unknownPreset(name: string): ProxyError {

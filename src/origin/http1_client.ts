@@ -105,9 +105,9 @@ class Connection {
   }
 
   /** The index just past the next CRLF in the unread bytes, or -1. */
-  lineEnd(from: number): number {
+  lineEnd(): number {
     const buf = this.buf;
-    for (let i = Math.max(from, this.start + 1); i < this.end; i++) {
+    for (let i = this.start + 1; i < this.end; i++) {
       if (buf[i] === 10 && buf[i - 1] === 13) return i + 1;
     }
     return -1;
@@ -649,7 +649,7 @@ function chunkedReader(connection: Connection): () => Promise<Uint8Array | null>
   let remaining = 0; // bytes left in the current chunk
   let ended = false;
   const line = async (): Promise<string> => {
-    let end = connection.lineEnd(connection.start);
+    let end = connection.lineEnd();
     while (end === -1) {
       if (connection.end - connection.start > 8192) {
         throw new TypeError("S3 sent a chunk-size line longer than 8 KiB");
@@ -657,7 +657,7 @@ function chunkedReader(connection: Connection): () => Promise<Uint8Array | null>
       if (!(await connection.fill(HEAD_MAX_BYTES))) {
         throw new ConnectionClosed("S3 closed the connection in the middle of a chunked body");
       }
-      end = connection.lineEnd(connection.start);
+      end = connection.lineEnd();
     }
     const text = latin1(connection.buf, connection.start, end - 2);
     connection.start = end;

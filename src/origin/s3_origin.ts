@@ -64,23 +64,6 @@ const denoConnect: Connector = (hostname, port, signal) => Deno.connect({ hostna
 const TIMEOUT_REASON = new DOMException("origin timeout", "TimeoutError");
 /** The connect_timeout check found the endpoint not accepting connections. */
 const CONNECT_REASON = new DOMException("origin not accepting connections", "TimeoutError");
-/**
- * How object bodies are kept from hanging on an S3 that goes quiet mid-body (idle_timeout):
- * - up to 64 KiB (most requests): read whole under the idle deadline before anything is sent.
- *   They arrive in one or two reads, so this costs about what piping them does, and a stall or a
- *   truncation is an ordinary failed attempt: retried, and answered 504/502 if it persists.
- * - over 64 KiB up to 16 MiB, and of unknown length: watched chunk by chunk (watchBody), which
- *   passes each chunk through a JavaScript stream that re-arms the deadline.
- * - over 16 MiB: piped natively by the runtime from S3's socket to the client's, unwatched (the
- *   HTTP/1.1 client hands such a request to fetch for this, see http1_client.ts). The
- *   JavaScript hop would cost about 2.5 times the CPU per MiB and let chunk garbage pile up in the
- *   heap (large downloads must stream at constant memory), and an abort does not reach a native
- *   pipe, so nothing cheaper can cut it: a stall there lasts until S3 or TCP closes the
- *   connection. A truncated one still errors the client's stream, and the cache never stores it
- *   (it checks the length).
- */
-const BUFFER_MAX_BYTES = BUFFERED_BODY_MAX_BYTES;
-const WATCH_MAX_BYTES = NATIVE_PIPE_MIN_BYTES;
 
 /**
  * The client every S3Origin shares (one pool of connections per endpoint), made on first use.
@@ -107,14 +90,29 @@ function proxyConfigured(): boolean {
   }
 }
 
-/** How a 2xx object body of this length travels (see BUFFER_MAX_BYTES). */
+/**
+ * How a 2xx object body of this length travels, and so how it is kept from hanging on an S3
+ * that goes quiet mid-body (idle_timeout):
+ * - up to 64 KiB (most requests): read whole under the idle deadline before anything is sent.
+ *   They arrive in one or two reads, so this costs about what piping them does, and a stall or a
+ *   truncation is an ordinary failed attempt: retried, and answered 504/502 if it persists.
+ * - over 64 KiB up to 16 MiB, and of unknown length: watched chunk by chunk (watchBody), which
+ *   passes each chunk through a JavaScript stream that re-arms the deadline.
+ * - over 16 MiB: piped natively by the runtime from S3's socket to the client's, unwatched (the
+ *   HTTP/1.1 client hands such a request to fetch for this, see http1_client.ts). The
+ *   JavaScript hop would cost about 2.5 times the CPU per MiB and let chunk garbage pile up in the
+ *   heap (large downloads must stream at constant memory), and an abort does not reach a native
+ *   pipe, so nothing cheaper can cut it: a stall there lasts until S3 or TCP closes the
+ *   connection. A truncated one still errors the client's stream, and the cache never stores it
+ *   (it checks the length).
+ */
 function bodyHandling(headers: Headers): "buffer" | "watch" | "pipe" {
   const declared = headers.get("content-length");
   // Number("") is 0: a chunked body (no Content-Length) must not pass for an empty one.
   const length = declared === null ? NaN : Number(declared);
   if (!Number.isSafeInteger(length) || length < 0) return "watch";
-  if (length <= BUFFER_MAX_BYTES) return "buffer";
-  return length <= WATCH_MAX_BYTES ? "watch" : "pipe";
+  if (length <= BUFFERED_BODY_MAX_BYTES) return "buffer";
+  return length <= NATIVE_PIPE_MIN_BYTES ? "watch" : "pipe";
 }
 
 /** S3 sent nothing for idle_timeout in the middle of a body. */
