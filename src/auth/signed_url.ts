@@ -66,7 +66,7 @@ export function canonicalString(
 ): string {
   const upper = method.toUpperCase();
   const canonicalMethod = upper === "HEAD" ? "GET" : upper;
-  return `${SIGNED_URL_SCHEME}\n${canonicalMethod}\n${encodePath(path)}\n${
+  return `${SIGNED_URL_SCHEME}\n${canonicalMethod}\n${encodeUrlPath(path)}\n${
     canonicalQuery(query)
   }\n${expires}\n${encodeRfc3986(keyId)}`;
 }
@@ -146,7 +146,7 @@ export function signPath(options: SignPathOptions): string {
     key,
     canonicalString(options.method ?? "GET", path, query, expires, key.id),
   );
-  let target = `${encodePath(path)}?`;
+  let target = `${encodeUrlPath(path)}?`;
   for (const [name, value] of query) target += `${encodeRfc3986(name)}=${encodeRfc3986(value)}&`;
   return `${target}${SIGNED_URL_PARAMS.expires}=${expires}&${SIGNED_URL_PARAMS.keyId}=${
     encodeRfc3986(key.id)
@@ -323,7 +323,11 @@ function encodeRfc3986(text: string): string {
   return encodeUnpaired(text).replace(/[!'()*]/g, hexEscape);
 }
 
-function encodePath(path: string): string {
+/**
+ * A decoded path as it goes into a URL and into a signed string: each segment RFC 3986-encoded
+ * (every byte outside A-Z a-z 0-9 - . _ ~ as %XX), "/" kept. Shared with image URL signing.
+ */
+export function encodeUrlPath(path: string): string {
   if (SAFE_PATH.test(path)) return path;
   return path.split("/").map(encodeRfc3986).join("/");
 }
@@ -361,11 +365,12 @@ function invalid(message: string): ProxyError {
 }
 
 /** A client-supplied value, quoted and cut short, safe to put in a message or a log line. */
-function quote(value: string): string {
+export function quote(value: string): string {
   return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
 }
 
-function isoSeconds(unixSeconds: number): string {
+/** A Unix time in seconds as ISO 8601 (for expiry messages), or the number beyond Date's range. */
+export function isoSeconds(unixSeconds: number): string {
   const ms = unixSeconds * 1000;
   // Beyond the Date range (year 275760) there is no ISO form; the raw number still says it.
   if (!(Math.abs(ms) <= 8.64e15)) return `Unix time ${unixSeconds}`;

@@ -2,7 +2,7 @@
 // signed_urls config, sign image parameters (--image) with its image_optimization.signing keys, and
 // print one URL (nothing else on stdout, so `$(...)` works).
 
-import { formatDuration, SIGNED_URL_PARAMS, signPath } from "../auth/signed_url.ts";
+import { encodeUrlPath, formatDuration, SIGNED_URL_PARAMS, signPath } from "../auth/signed_url.ts";
 import { formatIssue, loadConfigFile } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { BucketRouter } from "../routing/bucket_router.ts";
@@ -18,7 +18,7 @@ import {
   PRESET_PARAM,
   readImageQuery,
 } from "../image/params.ts";
-import { encodeUrlPath, signImageQuery } from "../image/signing.ts";
+import { signImageQuery } from "../image/signing.ts";
 
 export interface SignUrlOptions {
   /** Config file. */

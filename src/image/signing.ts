@@ -4,7 +4,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { ProxyError } from "../errors.ts";
 import { PrecomputedHmacSha256 } from "../crypto/precomputed_hmac.ts";
-import { formatDuration } from "../auth/signed_url.ts";
+import { encodeUrlPath, formatDuration, isoSeconds, quote } from "../auth/signed_url.ts";
 import type { ImageSigningConfig, ImageSigningKey } from "../config/types.ts";
 import { canonicalTransform, IMAGE_SIGNATURE_PARAMS, PRESET_PARAM } from "./params.ts";
 import type { ImageTransform } from "./types.ts";
@@ -208,33 +208,7 @@ export class ImageSignatureVerifier {
 const UTF8 = new TextEncoder();
 const CANONICAL_SECONDS = /^(?:0|[1-9][0-9]{0,15})$/;
 const SIGNATURE_SHAPE = /^[A-Za-z0-9_-]{43}$/;
-const SAFE_PATH = /^[A-Za-z0-9\-._~/]*$/;
-
-/**
- * A decoded path as it goes into a URL and into the signed string: each segment RFC 3986-encoded
- * (every byte outside A-Z a-z 0-9 - . _ ~ as %XX), "/" kept.
- */
-export function encodeUrlPath(path: string): string {
-  if (SAFE_PATH.test(path)) return path;
-  const text = path.isWellFormed() ? path : path.toWellFormed();
-  return text.split("/").map((segment) =>
-    encodeURIComponent(segment).replace(
-      /[!'()*]/g,
-      (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
-    )
-  ).join("/");
-}
 
 function invalid(message: string): ProxyError {
   return new ProxyError("invalid_image_signature", { message, source: "client" });
-}
-
-function quote(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
-}
-
-function isoSeconds(unixSeconds: number): string {
-  const ms = unixSeconds * 1000;
-  if (!(Math.abs(ms) <= 8.64e15)) return `Unix time ${unixSeconds}`;
-  return new Date(ms).toISOString().replace(/\.000Z$/, "Z");
 }
