@@ -3,7 +3,7 @@
 
 import type { AuditFileConfig, AuditLogConfig } from "../config/types.ts";
 import { safeQuote } from "./access_log.ts";
-import type { Logger } from "./log.ts";
+import { IsoClock, type Logger } from "./log.ts";
 
 /** One request as the audit log records it. */
 export interface AuditEntry {
@@ -324,8 +324,7 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 export class AuditLog {
   readonly #file: RotatingFileWriter | undefined;
   readonly #stdout: Logger | undefined;
-  #clockMs = -1;
-  #clockIso = "";
+  readonly #clock = new IsoClock();
 
   private constructor(file: RotatingFileWriter | undefined, stdout: Logger | undefined) {
     this.#file = file;
@@ -351,7 +350,7 @@ export class AuditLog {
   }
 
   record(entry: AuditEntry): void {
-    const line = serializeAuditEntry(this.#now(), entry);
+    const line = serializeAuditEntry(this.#clock.now(), entry);
     this.#file?.write(line);
     this.#stdout?.writeLine(line);
   }
@@ -370,15 +369,5 @@ export class AuditLog {
   async close(): Promise<void> {
     await this.#file?.close();
     await this.#stdout?.flush();
-  }
-
-  /** The ISO timestamp, formatted once per millisecond however many lines share it. */
-  #now(): string {
-    const ms = Date.now();
-    if (ms !== this.#clockMs) {
-      this.#clockMs = ms;
-      this.#clockIso = new Date(ms).toISOString();
-    }
-    return this.#clockIso;
   }
 }

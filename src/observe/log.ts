@@ -67,6 +67,21 @@ export function describeError(error: unknown): LogFields {
   return described;
 }
 
+/** The ISO timestamp, formatted once per millisecond however many lines share it. */
+export class IsoClock {
+  #ms = -1;
+  #iso = "";
+
+  now(): string {
+    const ms = Date.now();
+    if (ms !== this.#ms) {
+      this.#ms = ms;
+      this.#iso = new Date(ms).toISOString();
+    }
+    return this.#iso;
+  }
+}
+
 /**
  * A logger whose calls never wait on I/O: lines are encoded into a buffer and written by one
  * background write at a time, so a slow stdout slows the log, not the requests.
@@ -84,8 +99,7 @@ export class Logger {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #flushIntervalMs: number;
   #encoder = new TextEncoder();
-  #clockMs = -1;
-  #clockIso = "";
+  readonly #clock = new IsoClock();
   #serializedMsg = "";
   #serializedMsgJson = '""';
 
@@ -123,7 +137,7 @@ export class Logger {
     if (LEVEL_RANK[level] < this.#rank) return;
     const safe = fields === undefined ? undefined : redact(fields);
     const line = this.format === "json"
-      ? JSON.stringify({ ts: this.#now(), level, msg, ...safe })
+      ? JSON.stringify({ ts: this.#clock.now(), level, msg, ...safe })
       : formatPretty(level, msg, safe);
     this.#enqueue(line + "\n");
   }
@@ -143,7 +157,7 @@ export class Logger {
       this.#serializedMsgJson = JSON.stringify(msg);
     }
     this.#enqueue(
-      `{"ts":"${this.#now()}","level":"${level}","msg":${this.#serializedMsgJson},${serializedFields}}\n`,
+      `{"ts":"${this.#clock.now()}","level":"${level}","msg":${this.#serializedMsgJson},${serializedFields}}\n`,
     );
   }
 
@@ -163,16 +177,6 @@ export class Logger {
       await this.#writing;
       this.#startDrain();
     }
-  }
-
-  /** The ISO timestamp, formatted once per millisecond however many lines share it. */
-  #now(): string {
-    const ms = Date.now();
-    if (ms !== this.#clockMs) {
-      this.#clockMs = ms;
-      this.#clockIso = new Date(ms).toISOString();
-    }
-    return this.#clockIso;
   }
 
   #enqueue(line: string): void {
@@ -201,7 +205,7 @@ export class Logger {
       while (this.#pending.length > 0) {
         if (this.#dropped > 0) {
           const note = JSON.stringify({
-            ts: this.#now(),
+            ts: this.#clock.now(),
             level: "warn",
             msg: "log lines dropped: the log sink is slower than the request rate",
             dropped: this.#dropped,
