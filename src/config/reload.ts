@@ -48,6 +48,11 @@ function cacheKey(path: string, read: (cache: NonNullable<Config["cache"]>) => u
   };
 }
 
+/** A scalar setting: changed when its value differs, shown with the value. */
+function valueKey(path: string, read: (config: Config) => string | number): RestartOnlyKey {
+  return { path, changed: (a, b) => read(a) !== read(b), show: read };
+}
+
 /** Top-level blocks other features may add to Config; read without depending on their types. */
 function block(config: Config, name: string): unknown {
   return (config as unknown as Record<string, unknown>)[name];
@@ -61,26 +66,10 @@ function block(config: Config, name: string): unknown {
  * per-bucket cache settings, server timeouts and limits — belongs to a generation and is applied.
  */
 const RESTART_ONLY: readonly RestartOnlyKey[] = [
-  {
-    path: "server.address",
-    changed: (a, b) => a.server.address !== b.server.address,
-    show: (c) => c.server.address,
-  },
-  {
-    path: "server.port",
-    changed: (a, b) => a.server.port !== b.server.port,
-    show: (c) => c.server.port,
-  },
-  {
-    path: "logging.level",
-    changed: (a, b) => a.logging.level !== b.logging.level,
-    show: (c) => c.logging.level,
-  },
-  {
-    path: "logging.format",
-    changed: (a, b) => a.logging.format !== b.logging.format,
-    show: (c) => c.logging.format,
-  },
+  valueKey("server.address", (c) => c.server.address),
+  valueKey("server.port", (c) => c.server.port),
+  valueKey("logging.level", (c) => c.logging.level),
+  valueKey("logging.format", (c) => c.logging.format),
   {
     // Turning the cache on needs its tiers opened; turning it off is applied.
     path: "cache",
