@@ -17,7 +17,7 @@ import { acquireImageEngine, importSharp } from "../src/image/engine.ts";
 import { ImagePool } from "../src/image/pool.ts";
 import { ImageProcessor } from "../src/image/processor.ts";
 import type { ImageFormat, ImageLimits } from "../src/image/types.ts";
-import { Logger } from "../src/observe/log.ts";
+import { discardingLogger } from "./in_process.ts";
 import { bucketConfig, testCacheConfig, testConfig } from "../tests/support/app_harness.ts";
 import { makeImage } from "../tests/support/images.ts";
 
@@ -88,11 +88,7 @@ const config = {
     queueSize: 64,
   },
 } as Config;
-const logger = new Logger({
-  level: "warn",
-  format: "json",
-  sink: { write: (b) => Promise.resolve(b.length) },
-});
+const logger = discardingLogger("warn");
 const app = await createApp(config, { logger, fetch: memoryFetch });
 const info = { remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 40000 } };
 const request = (path: string) => new Request(`http://gateway.test${path}`);

@@ -4,7 +4,7 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import { createApp } from "../src/app.ts";
 import type { Config } from "../src/config/types.ts";
-import { Logger } from "../src/observe/log.ts";
+import { discardingLogger, LOOPBACK_CLIENT, memoryS3 } from "./in_process.ts";
 import { GatewayMetrics } from "../src/observe/metrics.ts";
 import { bucketConfig, testCacheConfig, testConfig } from "../tests/support/app_harness.ts";
 
@@ -83,13 +83,10 @@ Deno.bench(
 // in both), so the whole per-request cost is measured: the Map lookup, performance.now(), and
 // the counters.
 const body = new Uint8Array(1024);
-const memoryFetch: typeof fetch = () =>
-  Promise.resolve(
-    new Response(body, {
-      status: 200,
-      headers: { "content-type": "application/octet-stream", "content-length": "1024" },
-    }),
-  );
+const memoryFetch = memoryS3(body, {
+  "content-type": "application/octet-stream",
+  "content-length": "1024",
+});
 const config: Config = {
   ...testConfig([
     bucketConfig({
@@ -105,14 +102,13 @@ const config: Config = {
     defaultTtlSeconds: 3600,
   }),
 };
-const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
-const info = { remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 5000 } };
+const info = LOOPBACK_CLIENT;
 const plain = await createApp(config, {
-  logger: new Logger({ level: "warn", format: "json", sink: discard }),
+  logger: discardingLogger("warn"),
   fetch: memoryFetch,
 });
 const measured = await createApp(config, {
-  logger: new Logger({ level: "warn", format: "json", sink: discard }),
+  logger: discardingLogger("warn"),
   fetch: memoryFetch,
   metrics: new GatewayMetrics({ processMetrics: false }),
 });

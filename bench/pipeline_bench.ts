@@ -3,7 +3,7 @@
 import { createApp } from "../src/app.ts";
 import type { Config } from "../src/config/types.ts";
 import { SECURITY_LIMITS_DEFAULTS } from "../src/config/schema_security.ts";
-import { Logger } from "../src/observe/log.ts";
+import { discardingLogger, LOOPBACK_CLIENT, memoryS3 } from "./in_process.ts";
 import { signHs256, TEST_JWT_SECRET, testJwtConfig } from "../tests/support/jwt_config.ts";
 import { testCacheConfig } from "../tests/support/app_harness.ts";
 
@@ -16,8 +16,7 @@ const upstreamHeaders = {
   "x-amz-request-id": "REQ",
 };
 // Answers like S3 would, without a socket: what is left is the gateway's own work.
-const memoryFetch: typeof fetch = () =>
-  Promise.resolve(new Response(body, { status: 200, headers: upstreamHeaders }));
+const memoryFetch = memoryS3(body, upstreamHeaders);
 
 const config: Config = {
   server: {
@@ -66,15 +65,14 @@ const cachedConfig: Config = {
   }),
 };
 
-const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
-const info = { remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 5000 } };
+const info = LOOPBACK_CLIENT;
 
 const quiet = await createApp(config, {
-  logger: new Logger({ level: "warn", format: "json", sink: discard }),
+  logger: discardingLogger("warn"),
   fetch: memoryFetch,
 });
 const logged = await createApp(config, {
-  logger: new Logger({ level: "info", format: "json", sink: discard }),
+  logger: discardingLogger("info"),
   fetch: memoryFetch,
 });
 
@@ -123,7 +121,7 @@ Deno.bench({
 });
 
 const cached = await createApp(cachedConfig, {
-  logger: new Logger({ level: "warn", format: "json", sink: discard }),
+  logger: discardingLogger("warn"),
   fetch: memoryFetch,
 });
 await (await cached.handle(new Request("http://gw/b7/photos/2026/cat.jpg"), info)).arrayBuffer();
