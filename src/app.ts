@@ -507,8 +507,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const accessLog = logger.enabled("info");
     if (audit === undefined && !accessLog) return;
     const ctx = handled.ctx;
-    // One read of X-Cache for both lines (a header lookup is not free at this rate).
-    const cache = response.headers.get("x-cache") ?? undefined;
+    // X-Cache as the stages set it: reading the response's headers would cost a hit its native path.
+    const cache = ctx?.cacheStatus;
     if (audit !== undefined) recordAudit(audit, handled, response, interrupted, cache);
     if (!accessLog) return;
     const bytes = ctx?.bodyBytes ?? contentLength(response.headers);
@@ -537,7 +537,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     if (handled.trace !== undefined) {
       finishRequestSpan(handled.trace, {
         bucket: ctx?.bucket?.name,
-        cache: response.headers.get("x-cache"),
+        cache: ctx?.cacheStatus ?? null,
         code,
       });
     }
@@ -706,6 +706,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       staleEntry: undefined,
       forwardedHeaders: undefined,
       bodyBytes: undefined,
+      cacheStatus: undefined,
       trace: handled.trace,
     };
     handled.ctx = ctx;

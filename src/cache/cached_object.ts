@@ -19,6 +19,25 @@ export interface CachedObject {
   storedAt: number;
   /** Epoch ms after which the entry is no longer served. */
   expiresAt: number;
+  /** `headers` as a plain record, built by replayHeaders() on the first hit. */
+  replay?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * The entry's headers as a plain record, built once per entry: a hit passes a copy with its own
+ * headers added as the init of one `new Response`. Deno validates a record's values without the
+ * per-pair conversion a list of pairs costs, and a Response whose headers are never touched after
+ * construction is sent on Deno's native path (touching `response.headers` drops it).
+ */
+export function replayHeaders(entry: CachedObject): Readonly<Record<string, string>> {
+  let replay = entry.replay;
+  if (replay === undefined) {
+    const record: Record<string, string> = {};
+    // Headers iterate combined and lower-cased: one value per name (S3 sends no Set-Cookie).
+    for (const [name, value] of entry.headers) record[name] = value;
+    replay = entry.replay = record;
+  }
+  return replay;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Owns the `lookup` and `store` stages: serving hits with RFC 9110 semantics, filling the cache on misses.
 
-import { type CachedObject, newCachedObject } from "../cache/cached_object.ts";
+import { type CachedObject, newCachedObject, replayHeaders } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
 import { SharedFill } from "../cache/shared_fill.ts";
 import type { TieredCache } from "../cache/tiered_cache.ts";
@@ -94,6 +94,7 @@ export async function follow(ctx: RequestContext): Promise<Response | undefined>
   const headers = new Headers(head.headers);
   headers.set("x-cache", "MISS");
   headers.set("x-request-id", ctx.requestId);
+  ctx.cacheStatus = "MISS";
   return new Response(fill.stream(), { status: 200, headers });
 }
 
@@ -147,16 +148,24 @@ export function serveStaleOnError(
   const allowance = staleIfErrorSeconds(stale.headers) ?? cache.staleIfErrorSeconds;
   const now = Date.now();
   if (allowance <= 0 || now > stale.expiresAt + allowance * 1000) return undefined;
-  const response = serveCached(ctx, stale, now);
-  if (response.headers.has("x-cache")) response.headers.set("x-cache", "STALE");
-  return response;
+  return serveCached(ctx, stale, now, "STALE");
 }
 
 /**
  * RFC 9110 §13.2.2 preconditions, then §14 Range, from the cached bytes (plain objects and image
- * variants alike).
+ * variants alike). `cacheStatus` is the X-Cache value (HIT, STALE, MISS for a variant just built);
+ * null leaves out X-Cache and Age (an image variant on a bucket without a cache).
+ *
+ * Each answer is one `new Response` whose headers are complete at construction and never touched
+ * afterwards: Deno then sends it on its native path (reading `response.headers` would undo that),
+ * which is most of what a hit costs.
  */
-export function serveCached(ctx: RequestContext, entry: CachedObject, now: number): Response {
+export function serveCached(
+  ctx: RequestContext,
+  entry: CachedObject,
+  now: number,
+  cacheStatus: string | null = "HIT",
+): Response {
   const requestHeaders = ctx.request.headers;
   const validators = { etag: entry.etag, lastModifiedMs: entry.lastModifiedMs };
   const outcome = evaluatePreconditions(
@@ -169,17 +178,20 @@ export function serveCached(ctx: RequestContext, entry: CachedObject, now: numbe
       source: "client",
     });
   }
+  ctx.cacheStatus = cacheStatus ?? undefined;
   const size = entry.body.byteLength;
   if (outcome === "not_modified") {
-    const kept = new Headers();
+    const kept: Record<string, string> = {};
     for (const name of NOT_MODIFIED_HEADERS) {
       const value = entry.headers.get(name);
-      if (value !== null) kept.set(name, value);
+      if (value !== null) kept[name] = value;
     }
-    setHitHeaders(kept, ctx, entry, now);
+    addHitHeaders(kept, ctx, entry, now, cacheStatus);
     ctx.bodyBytes = 0;
     return new Response(null, { status: 304, headers: kept });
   }
+  const headers: Record<string, string> = { ...replayHeaders(entry) };
+  addHitHeaders(headers, ctx, entry, now, cacheStatus);
   const rangeHeader = requestHeaders.get("range");
   if (rangeHeader !== null && isRangeApplicable(requestHeaders.get("if-range"), validators)) {
     const range = parseRange(rangeHeader, size);
@@ -193,27 +205,32 @@ export function serveCached(ctx: RequestContext, entry: CachedObject, now: numbe
     if (range.kind === "partial") {
       const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
       ctx.bodyBytes = body === null ? 0 : body.byteLength;
-      const response = new Response(body, { status: 206, headers: entry.headers });
-      response.headers.set("content-range", contentRange(range.start, range.end, size));
-      response.headers.set("content-length", String(range.end - range.start + 1));
-      setHitHeaders(response.headers, ctx, entry, now);
-      return response;
+      headers["content-range"] = contentRange(range.start, range.end, size);
+      headers["content-length"] = String(range.end - range.start + 1);
+      return new Response(body, { status: 206, headers });
     }
   }
-  ctx.bodyBytes = ctx.method === "HEAD" ? 0 : size;
-  const response = new Response(ctx.method === "HEAD" ? null : entry.body, {
-    status: 200,
-    headers: entry.headers,
-  });
-  if (ctx.method === "HEAD") response.headers.set("content-length", String(size));
-  setHitHeaders(response.headers, ctx, entry, now);
-  return response;
+  if (ctx.method === "HEAD") {
+    ctx.bodyBytes = 0;
+    headers["content-length"] = String(size);
+    return new Response(null, { status: 200, headers });
+  }
+  ctx.bodyBytes = size;
+  return new Response(entry.body, { status: 200, headers });
 }
 
-function setHitHeaders(headers: Headers, ctx: RequestContext, entry: CachedObject, now: number) {
-  headers.set("x-cache", "HIT");
-  headers.set("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))));
-  headers.set("x-request-id", ctx.requestId);
+function addHitHeaders(
+  headers: Record<string, string>,
+  ctx: RequestContext,
+  entry: CachedObject,
+  now: number,
+  cacheStatus: string | null,
+): void {
+  if (cacheStatus !== null) {
+    headers["x-cache"] = cacheStatus;
+    headers.age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
+  }
+  headers["x-request-id"] = ctx.requestId;
 }
 
 /**

@@ -42,6 +42,11 @@ export interface RequestContext {
    * whole): its length, so no stream is watched.
    */
   bodyBytes: number | undefined;
+  /**
+   * The X-Cache value the response carries (HIT, MISS, STALE, or the bucket's uncached status),
+   * kept here too so the logs never read it back from the response's headers.
+   */
+  cacheStatus?: string | undefined;
   /** Set by `lookup` (buckets with a cache) or `fetch`: the Range/precondition headers forwarded to S3 (a response to those is never stored). */
   forwardedHeaders: Readonly<Record<string, string>> | undefined;
   /** The request's server span when tracing is on (OTEL_DENO=true): stages mark their start on it. */

@@ -127,15 +127,13 @@ async function missedVariant(
     service.builds.set(variant.variantKey, build);
   }
   const { entry, built } = await build;
-  const response = serveCached(ctx, entry, Date.now());
-  const headers = response.headers;
-  if (cache === undefined) {
-    headers.delete("age");
-    const status = ctx.bucket!.uncachedStatus;
-    if (status === undefined) headers.delete("x-cache");
-    else headers.set("x-cache", status);
-  } else if (built) {
-    headers.set("x-cache", "MISS");
+  if (cache !== undefined) return serveCached(ctx, entry, Date.now(), built ? "MISS" : "HIT");
+  // Without a cache there is no Age; X-Cache is the bucket's uncached status, if it has one.
+  const response = serveCached(ctx, entry, Date.now(), null);
+  const status = ctx.bucket!.uncachedStatus;
+  if (status !== undefined) {
+    response.headers.set("x-cache", status);
+    ctx.cacheStatus = status;
   }
   return response;
 }

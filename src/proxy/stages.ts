@@ -81,7 +81,8 @@ export function respond(ctx: RequestContext, upstream: Response): Response {
   headers.set("accept-ranges", "bytes");
   headers.set("x-request-id", ctx.requestId);
   const bucket = ctx.bucket!;
-  if (bucket.cache !== undefined) headers.set("x-cache", "MISS");
-  else if (bucket.uncachedStatus !== undefined) headers.set("x-cache", bucket.uncachedStatus);
+  const cacheStatus = bucket.cache !== undefined ? "MISS" : bucket.uncachedStatus;
+  if (cacheStatus !== undefined) headers.set("x-cache", cacheStatus);
+  ctx.cacheStatus = cacheStatus;
   return response;
 }
