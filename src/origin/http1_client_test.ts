@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  answerHeaderInit,
   BUFFERED_BODY_MAX_BYTES,
   Http1Client,
   type Http1RequestInit,
@@ -1516,6 +1517,44 @@ Deno.test("a client given headers to drop makes owned Responses; one without doe
       await settle(server.close(), 2_000, "server close");
     }
   }
+});
+
+Deno.test("an owned Response carries the answer headers from construction; one without drop does not", async () => {
+  const reply = () =>
+    "HTTP/1.1 200 OK\r\nx-amz-meta-a: 1\r\nx-amz-meta-a: 2\r\ncontent-length: 2\r\n\r\nok";
+  const answerHeaders = { "x-request-id": "rid", "x-cache": "MISS" };
+  for (const drop of [new Set(["server"]), undefined]) {
+    const server = rawServer(answering(reply));
+    const client = new Http1Client(fetch, drop);
+    try {
+      const response = await request(client, `${server.url}/b/k`, { answerHeaders });
+      assert.equal(response.headers.get("x-request-id"), drop === undefined ? null : "rid");
+      assert.equal(response.headers.get("x-cache"), drop === undefined ? null : "MISS");
+      assert.equal(response.headers.get("x-amz-meta-a"), "1, 2");
+      assert.equal(await textOf(response), "ok");
+    } finally {
+      client.close();
+      await settle(server.close(), 2_000, "server close");
+    }
+  }
+});
+
+Deno.test("answerHeaderInit() joins repeated names, adds the extras, and keeps pairs for __proto__", () => {
+  assert.deepEqual(
+    answerHeaderInit([["a", "1"], ["constructor", "c"], ["a", "2"]], { "x-cache": "HIT" }),
+    { a: "1, 2", constructor: "c", "x-cache": "HIT" },
+  );
+  assert.deepEqual(answerHeaderInit([["a", "1"]], undefined), { a: "1" });
+  // A record cannot hold __proto__ as a name: the pairs go to Deno as they are, extras appended.
+  assert.deepEqual(
+    answerHeaderInit([["__proto__", "x"], ["a", "1"]], { b: "2" }),
+    [["__proto__", "x"], ["a", "1"], ["b", "2"]],
+  );
+  const proto = new Response(null, {
+    headers: answerHeaderInit([["__proto__", "x"]], { b: "2" }),
+  });
+  assert.equal(proto.headers.get("__proto__"), "x");
+  assert.equal(proto.headers.get("b"), "2");
 });
 
 Deno.test("a streamed body dropped unread has its socket closed once the stream is garbage", async () => {

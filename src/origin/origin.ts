@@ -23,6 +23,12 @@ export interface OriginRequest {
    * undefined (prewarm reads, bounded by their per-attempt timeout and retry count).
    */
   deadline?: number | undefined;
+  /**
+   * Headers the gateway adds to the client's answer (X-Request-ID, X-Cache, Accept-Ranges). An
+   * origin whose own client builds the Response (see markOwned) adds them at construction, so the
+   * Response is never edited afterwards; other Responses get them in `respond`.
+   */
+  answerHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The answer of a readiness probe of one backend. */

@@ -359,7 +359,7 @@ export class S3Origin implements Origin {
   async #send(
     method: string,
     path: string,
-    request: Pick<OriginRequest, "query" | "headers" | "signal" | "timeoutMs"> & {
+    request: Pick<OriginRequest, "query" | "headers" | "signal" | "timeoutMs" | "answerHeaders"> & {
       /** What the metrics call this call (default: the object read by `method`). */
       operation?: S3Operation;
     },
@@ -422,6 +422,7 @@ export class S3Origin implements Origin {
         headers,
         signal: controller.signal,
         redirect: "manual",
+        answerHeaders: request.answerHeaders,
         onSmallBody: () => {
           readingSmallBody = true;
           attempt.waiting = false;

@@ -42,7 +42,21 @@ export function fetchObject(ctx: RequestContext): Promise<Response> {
     timeoutMs,
     // Retries and their backoffs end by the request's own deadline too.
     deadline: ctx.deadline,
+    answerHeaders: answerHeaders(ctx),
   });
+}
+
+/**
+ * What `respond` adds to S3's answer: the gateway's own client builds its Response with them (see
+ * OriginRequest.answerHeaders). Sets ctx.cacheStatus to the X-Cache value.
+ */
+function answerHeaders(ctx: RequestContext): Record<string, string> {
+  const bucket = ctx.bucket!;
+  const cacheStatus = bucket.cache !== undefined ? "MISS" : bucket.uncachedStatus;
+  ctx.cacheStatus = cacheStatus;
+  return cacheStatus === undefined
+    ? { "accept-ranges": "bytes", "x-request-id": ctx.requestId }
+    : { "accept-ranges": "bytes", "x-request-id": ctx.requestId, "x-cache": cacheStatus };
 }
 
 /** The conditional/Range headers of the upstream request. */
@@ -62,27 +76,20 @@ export function respond(ctx: RequestContext, upstream: Response): Response {
   // would send them the slow way.
   const bytes = hasBody ? bufferedBody(upstream) : undefined;
   if (bytes !== undefined) ctx.bodyBytes = bytes.byteLength;
-  let response: Response;
-  if (isOwned(upstream)) {
-    // From the gateway's own client: untouched, held by nobody else, and its head already
-    // stripped of what must not reach the client: it is sent as it is.
-    response = upstream;
-  } else {
-    if (!hasBody) upstream.body?.cancel().catch(() => {});
-    // Copying S3's Headers into the Response is the cheap path; stripping then edits that copy.
-    const init = { status: upstream.status, headers: upstream.headers };
-    response = bytes !== undefined
-      ? bufferedResponse(bytes, init)
-      : new Response(hasBody ? upstream.body : null, init);
-  }
+  // From the gateway's own client: untouched, held by nobody else, its head already stripped of
+  // what must not reach the client and holding fetchObject's answer headers: sent as it is
+  // (editing its headers would cost it Deno's native path).
+  if (isOwned(upstream)) return upstream;
+  if (!hasBody) upstream.body?.cancel().catch(() => {});
+  // Copying S3's Headers into the Response is the cheap path; stripping then edits that copy.
+  const init = { status: upstream.status, headers: upstream.headers };
+  const response = bytes !== undefined
+    ? bufferedResponse(bytes, init)
+    : new Response(hasBody ? upstream.body : null, init);
   const headers = response.headers;
-  // The gateway's own client left these headers out already (see Http1Client's dropHeaders).
-  if (response !== upstream) stripResponseHeaders(headers);
+  stripResponseHeaders(headers);
   headers.set("accept-ranges", "bytes");
   headers.set("x-request-id", ctx.requestId);
-  const bucket = ctx.bucket!;
-  const cacheStatus = bucket.cache !== undefined ? "MISS" : bucket.uncachedStatus;
-  if (cacheStatus !== undefined) headers.set("x-cache", cacheStatus);
-  ctx.cacheStatus = cacheStatus;
+  if (ctx.cacheStatus !== undefined) headers.set("x-cache", ctx.cacheStatus);
   return response;
 }
