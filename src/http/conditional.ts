@@ -53,28 +53,35 @@ export function evaluatePreconditions(
   representation: Validators,
 ): PreconditionResult {
   const { headers } = request;
+  const ifMatch = headers.get("if-match");
+  const ifUnmodifiedSince = ifMatch === null ? headers.get("if-unmodified-since") : null;
+  const ifNoneMatch = headers.get("if-none-match");
+  const ifModifiedSince = ifNoneMatch === null ? headers.get("if-modified-since") : null;
+  // Most requests carry none: nothing to parse (this runs on every cache hit).
+  if (
+    ifMatch === null && ifUnmodifiedSince === null && ifNoneMatch === null &&
+    ifModifiedSince === null
+  ) return "proceed";
   const currentTag = parseEntityTag(representation.etag);
   const modified = lastModifiedSeconds(representation);
 
-  const ifMatch = headers.get("if-match");
   if (ifMatch !== null) {
     if (!listMatches(parseEntityTagList(ifMatch), currentTag, "strong")) {
       return "precondition_failed";
     }
   } else {
-    const since = parseHttpDate(headers.get("if-unmodified-since"));
+    const since = parseHttpDate(ifUnmodifiedSince);
     if (since !== undefined && modified !== undefined && modified > since) {
       return "precondition_failed";
     }
   }
 
-  const ifNoneMatch = headers.get("if-none-match");
   if (ifNoneMatch !== null) {
     if (listMatches(parseEntityTagList(ifNoneMatch), currentTag, "weak")) {
       return isGetOrHead(request.method) ? "not_modified" : "precondition_failed";
     }
   } else if (isGetOrHead(request.method)) {
-    const since = parseHttpDate(headers.get("if-modified-since"));
+    const since = parseHttpDate(ifModifiedSince);
     if (since !== undefined && modified !== undefined && modified <= since) {
       return "not_modified";
     }
