@@ -9,10 +9,18 @@ export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
 /** An incoming X-Request-ID is kept only if it is short and harmless in logs and headers. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
-/** Keeps a sane incoming X-Request-ID, or makes a new one. */
+/**
+ * Keeps a sane incoming X-Request-ID, or makes a new one.
+ *
+ * Asked with has() first, on purpose: on a request from Deno.serve, has() copies every request
+ * header into JS in one call, after which each get() (this one, the preconditions, Range) is a
+ * lookup in that copy rather than one call into Rust per name. Deno makes that same copy anyway
+ * when a request whose headers were read is answered, so it costs nothing extra.
+ */
 export function resolveRequestId(headers: Headers): string {
-  const incoming = headers.get("x-request-id");
-  return incoming !== null && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  if (!headers.has("x-request-id")) return crypto.randomUUID();
+  const incoming = headers.get("x-request-id")!;
+  return SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
 }
 
 export interface RequestTarget {
