@@ -197,12 +197,18 @@ export class Logger {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
-    if (this.#pending.length > 0 || this.#dropped > 0) this.#writing ??= this.#drain();
+    if (this.#writing !== undefined) return;
+    if (this.#pending.length === 0 && this.#dropped === 0) return;
+    // Cleared by a `finally` callback, which always runs after this assignment: cleared inside
+    // #drain, a drain that never awaited (only the dropped note to write) would clear it before
+    // it was set, and flush() would then wait on it forever.
+    this.#writing = this.#drain().finally(() => this.#drained());
   }
 
   async #drain(): Promise<void> {
     try {
-      while (this.#pending.length > 0) {
+      // Dropped lines are reported even when nothing else waits (a line larger than the buffer).
+      while (this.#pending.length > 0 || this.#dropped > 0) {
         if (this.#dropped > 0) {
           const note = JSON.stringify({
             ts: this.#clock.now(),
@@ -222,12 +228,14 @@ export class Logger {
       // A closed stdout (the reader went away) must not crash the gateway; lines are lost.
       this.#pending = [];
       this.#pendingBytes = 0;
-    } finally {
-      this.#writing = undefined;
-      // Lines that arrived during the write wait for the next interval (or flush()).
-      if (this.#pending.length > 0 && this.#flushTimer === undefined) {
-        this.#flushTimer = setTimeout(() => this.#startDrain(), this.#flushIntervalMs);
-      }
+    }
+  }
+
+  #drained(): void {
+    this.#writing = undefined;
+    // Lines that arrived during the write wait for the next interval (or flush()).
+    if (this.#pending.length > 0 && this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => this.#startDrain(), this.#flushIntervalMs);
     }
   }
 }

@@ -119,3 +119,32 @@ Deno.test("Logger writes an Error field with its name, message and cause chain",
   assert.equal(line.error.cause.message, "connection refused");
   assert.equal(line.nested.error.message, "connection refused");
 });
+
+Deno.test("Logger: a line dropped with nothing else pending is reported, and flush() still ends", async () => {
+  const written: string[] = [];
+  const logger = new Logger({
+    level: "info",
+    format: "json",
+    maxBufferedBytes: 100,
+    sink: {
+      write(bytes: Uint8Array) {
+        written.push(new TextDecoder().decode(bytes));
+        return Promise.resolve(bytes.length);
+      },
+    },
+  });
+  // Alone larger than the whole buffer: dropped, and nothing else waits to be written.
+  logger.info("x".repeat(200));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    logger.flush().then(() => "flushed"),
+    new Promise((resolve) => timer = setTimeout(() => resolve("hung"), 2_000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "flushed");
+  logger.info("after");
+  await logger.flush();
+  const text = written.join("");
+  assert.match(text, /log lines dropped/);
+  assert.match(text, /"msg":"after"/);
+});
