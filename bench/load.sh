@@ -2,7 +2,8 @@
 # Owns the load comparison: the gateway measured against nginx and minimal-Deno anchors in one run (DESIGN §5).
 #
 # Usage: bench/load.sh            (from anywhere; env: DURATION=10 ROUNDS=3 WARMUP=2 CONNECTIONS=50
-#                                  STREAM_CONNECTIONS=4 THREADS=1 SKIP_GATEWAY=1 KEEP_TMP=1)
+#                                  STREAM_CONNECTIONS=4 THREADS=1 PAIRS=8 PAIR_SLICE=2
+#                                  SKIP_GATEWAY=1 KEEP_TMP=1)
 # Everything listens on 127.0.0.1 on free ports and is stopped on exit.
 set -euo pipefail
 
@@ -13,6 +14,8 @@ THREADS="${THREADS:-1}"
 SKIP_GATEWAY="${SKIP_GATEWAY:-0}"
 KEEP_TMP="${KEEP_TMP:-0}"
 ROUNDS="${ROUNDS:-3}"
+PAIRS="${PAIRS:-8}"
+PAIR_SLICE="${PAIR_SLICE:-2}"
 WARMUP="${WARMUP:-2}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -319,6 +322,36 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+# Paired slices: each gateway row and its anchor, back to back in short slices (order swapped
+# every pair), so a slow phase of the host lands on both sides of a ratio instead of on one row.
+pair_rps() { # pair_rps <connections> <url>: req/s of one PAIR_SLICE-second wrk run
+  wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" "$2" 2>/dev/null | awk '/^Requests\/sec:/ { print $2 }'
+}
+PAIRED="$TMP/paired.tsv" # comparison \t pair \t gateway req/s \t anchor req/s
+: >"$PAIRED"
+PAIR_SPECS=()
+[ "$GATEWAY_OK" = 1 ] && PAIR_SPECS+=(
+  "gateway / deno passthrough (1 KiB miss)|0.9|http://127.0.0.1:$P_GATEWAY$SMALL_PATH|http://127.0.0.1:$P_DENO_PASS$SMALL_PATH")
+if [ "$GATEWAY_CACHED_OK" = 1 ]; then
+  PAIR_SPECS+=(
+    "gateway cache hit / deno map-cache hit|0.9|http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH|http://127.0.0.1:$P_DENO_MAP$SMALL_PATH"
+    "gateway cache hit / nginx proxy_cache hit|0.65|http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH|http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH")
+fi
+if [ "$PAIRS" -gt 0 ] && [ "${#PAIR_SPECS[@]}" -gt 0 ]; then
+  log "paired slices: $PAIRS x ${PAIR_SLICE}s per side"
+  for pair in $(seq "$PAIRS"); do
+    for spec in "${PAIR_SPECS[@]}"; do
+      IFS='|' read -r label _ gw_url anchor_url <<<"$spec"
+      if [ $((pair % 2)) = 1 ]; then
+        g="$(pair_rps "$C" "$gw_url")" a="$(pair_rps "$C" "$anchor_url")"
+      else
+        a="$(pair_rps "$C" "$anchor_url")" g="$(pair_rps "$C" "$gw_url")"
+      fi
+      printf '%s\t%s\t%s\t%s\n' "$label" "$pair" "${g:-0}" "${a:-0}" >>"$PAIRED"
+    done
+  done
+fi
+
 # --- report --------------------------------------------------------------------------------------
 echo
 echo "Load comparison: wrk -t$THREADS, ${DURATION}s per row, median of $ROUNDS round(s), loopback," \
@@ -386,3 +419,19 @@ awk -F'\t' '
       printf "gateway cache hit / deno fixed body:           %.2fx  (context: the runtime ceiling)\n", rps["gateway cache hit"] / rps["deno fixed body"]
     if (!("gateway" in rps)) print "gateway: not measured (see messages above)"
   }' "$RESULTS"
+if [ -s "$PAIRED" ]; then
+  echo
+  echo "Paired slices: $PAIRS pairs of ${PAIR_SLICE}s runs, gateway and anchor back to back (order swapped" \
+    "each pair); median of the per-pair req/s ratios"
+  for spec in "${PAIR_SPECS[@]}"; do
+    IFS='|' read -r label target _ _ <<<"$spec"
+    awk -F'\t' -v label="$label" -v target="$target" '
+      $1 == label && $4 > 0 { r[++n] = $3 / $4; all = all sprintf(" %.2f", $3 / $4) }
+      END {
+        if (n == 0) exit
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
+        m = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+        printf "%-44s %.3fx  (target >= %.2fx)%s\n    per pair:%s\n", label ":", m, target, (m >= target ? "" : "  BELOW TARGET"), all
+      }' "$PAIRED"
+  done
+fi
