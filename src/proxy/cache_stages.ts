@@ -178,7 +178,6 @@ export function serveCached(
       source: "client",
     });
   }
-  ctx.cacheStatus = cacheStatus ?? undefined;
   const size = entry.body.byteLength;
   if (outcome === "not_modified") {
     const kept: Record<string, string> = {};
@@ -190,25 +189,26 @@ export function serveCached(
     ctx.bodyBytes = 0;
     return new Response(null, { status: 304, headers: kept });
   }
+  const rangeHeader = requestHeaders.get("range");
+  const range = rangeHeader !== null &&
+      isRangeApplicable(requestHeaders.get("if-range"), validators)
+    ? parseRange(rangeHeader, size)
+    : undefined;
+  if (range?.kind === "unsatisfiable") {
+    throw new ProxyError("range_not_satisfiable", {
+      message: `The requested Range does not overlap the object's ${size} bytes.`,
+      source: "client",
+      headers: { "content-range": unsatisfiedRange(size) },
+    });
+  }
   const headers: Record<string, string> = { ...replayHeaders(entry) };
   addHitHeaders(headers, ctx, entry, now, cacheStatus);
-  const rangeHeader = requestHeaders.get("range");
-  if (rangeHeader !== null && isRangeApplicable(requestHeaders.get("if-range"), validators)) {
-    const range = parseRange(rangeHeader, size);
-    if (range.kind === "unsatisfiable") {
-      throw new ProxyError("range_not_satisfiable", {
-        message: `The requested Range does not overlap the object's ${size} bytes.`,
-        source: "client",
-        headers: { "content-range": unsatisfiedRange(size) },
-      });
-    }
-    if (range.kind === "partial") {
-      const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
-      ctx.bodyBytes = body === null ? 0 : body.byteLength;
-      headers["content-range"] = contentRange(range.start, range.end, size);
-      headers["content-length"] = String(range.end - range.start + 1);
-      return new Response(body, { status: 206, headers });
-    }
+  if (range?.kind === "partial") {
+    const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
+    ctx.bodyBytes = body === null ? 0 : body.byteLength;
+    headers["content-range"] = contentRange(range.start, range.end, size);
+    headers["content-length"] = String(range.end - range.start + 1);
+    return new Response(body, { status: 206, headers });
   }
   if (ctx.method === "HEAD") {
     ctx.bodyBytes = 0;
@@ -226,6 +226,8 @@ function addHitHeaders(
   now: number,
   cacheStatus: string | null,
 ): void {
+  // Kept for the logs too, only for answers that carry it (a 412 or 416 from here does not).
+  ctx.cacheStatus = cacheStatus ?? undefined;
   if (cacheStatus !== null) {
     headers["x-cache"] = cacheStatus;
     headers.age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
