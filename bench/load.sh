@@ -325,7 +325,9 @@ done
 # Paired slices: each gateway row and its anchor, back to back in short slices (order swapped
 # every pair), so a slow phase of the host lands on both sides of a ratio instead of on one row.
 pair_rps() { # pair_rps <connections> <url>: req/s of one PAIR_SLICE-second wrk run
-  wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" "$2" 2>/dev/null | awk '/^Requests\/sec:/ { print $2 }'
+  # A failed run counts as 0 req/s (its pair is then left out), never as the end of the script.
+  { wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" "$2" 2>/dev/null || true; } |
+    awk '/^Requests\/sec:/ { print $2 }'
 }
 PAIRED="$TMP/paired.tsv" # comparison \t pair \t gateway req/s \t anchor req/s
 : >"$PAIRED"

@@ -183,7 +183,9 @@ access_lines="$(grep -c '"msg":"request"' "$TMP/access.log" || true)"
 audit_lines=0
 # The audit file rotates at max_file_size_mb (50 MiB by default): count the rotated files too.
 if [ "$AUDIT_STATE" = on ] && [ -f "$TMP/audit.log" ]; then
-  audit_lines="$(cat "$TMP"/audit.log "$TMP"/audit.log.[0-9]* 2>/dev/null | wc -l)"
+  for file in "$TMP"/audit.log "$TMP"/audit.log.[0-9]*; do
+    [ -f "$file" ] && audit_lines=$((audit_lines + $(wc -l <"$file")))
+  done
 fi
 
 # --- report --------------------------------------------------------------------------------------
