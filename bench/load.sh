@@ -325,7 +325,7 @@ done
 # Paired slices: each gateway row and its anchor, back to back in short slices (order swapped
 # every pair), so a slow phase of the host lands on both sides of a ratio instead of on one row.
 pair_rps() { # pair_rps <connections> <url>: req/s of one PAIR_SLICE-second wrk run
-  # A failed run counts as 0 req/s (its pair is then left out), never as the end of the script.
+  # A failed run counts as 0 req/s (shown in its pair), never as the end of the script.
   { wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" "$2" 2>/dev/null || true; } |
     awk '/^Requests\/sec:/ { print $2 }'
 }
