@@ -574,6 +574,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   function failed(handled: Handled, thrown: unknown): Response {
     let response: Response;
     let code: string;
+    // An error answer carries no X-Cache, whatever a stage had set before it failed.
+    if (handled.ctx !== undefined) handled.ctx.cacheStatus = undefined;
     if (handled.ctx?.bodyBytes === undefined && handled.request.signal.aborted) {
       code = "client_closed";
       response = new Response(null, { status: CLIENT_CLOSED });

@@ -234,6 +234,23 @@ Deno.test("memory cache: hits, semantics and what is never stored", async (t) =>
         assert.equal(ifRangeStale.res.status, 200, "a stale If-Range gets the whole object");
         assert.equal(ifRangeStale.text, BODY);
         assert.equal(hits.get("/bkt/a.txt"), 1);
+        // The access log says what the answers say: HIT on the 206s, nothing on the 416.
+        await gw.logger.flush();
+        const byStatus = new Map<unknown, unknown[]>();
+        for (const entry of gw.log.entries().slice(-8)) {
+          if (entry.msg !== "request") continue;
+          byStatus.set(entry.status, [...byStatus.get(entry.status) ?? [], entry.cache]);
+        }
+        assert.deepEqual(byStatus.get(206), ["HIT", "HIT", "HIT", "HIT", "HIT"]);
+        assert.deepEqual(byStatus.get(416), [undefined]);
+        // A miss that fails (S3's 404) logs no cache status either, though `fetch` had set MISS.
+        const missing = await gw.request("/pub/missing.txt");
+        assert.equal(missing.status, 404);
+        assert.equal(missing.headers.get("x-cache"), null);
+        await missing.body?.cancel();
+        await gw.logger.flush();
+        const missed = gw.log.entries().filter((e) => e.path === "/pub/missing.txt");
+        assert.deepEqual(missed.map((e) => [e.status, e.cache]), [[404, undefined]]);
       },
     );
 
