@@ -153,8 +153,9 @@ export function serveStaleOnError(
 
 /**
  * RFC 9110 §13.2.2 preconditions, then §14 Range, from the cached bytes (plain objects and image
- * variants alike). `cacheStatus` is the X-Cache value (HIT, STALE, MISS for a variant just built);
- * null leaves out X-Cache and Age (an image variant on a bucket without a cache).
+ * variants alike). `cacheStatus` is the X-Cache value (HIT, STALE, MISS for a variant just built;
+ * null: none). `withAge` is false for an answer that was never cached (an image variant on a bucket
+ * without a cache).
  *
  * Each answer is one `new Response` whose headers are complete at construction and never touched
  * afterwards: Deno then sends it on its native path (reading `response.headers` would undo that),
@@ -165,6 +166,7 @@ export function serveCached(
   entry: CachedObject,
   now: number,
   cacheStatus: string | null = "HIT",
+  withAge = true,
 ): Response {
   const requestHeaders = ctx.request.headers;
   const validators = { etag: entry.etag, lastModifiedMs: entry.lastModifiedMs };
@@ -185,7 +187,7 @@ export function serveCached(
       const value = entry.headers.get(name);
       if (value !== null) kept[name] = value;
     }
-    addHitHeaders(kept, ctx, entry, now, cacheStatus);
+    addHitHeaders(kept, ctx, entry, now, cacheStatus, withAge);
     ctx.bodyBytes = 0;
     return new Response(null, { status: 304, headers: kept });
   }
@@ -202,7 +204,7 @@ export function serveCached(
     });
   }
   const headers: Record<string, string> = { ...replayHeaders(entry) };
-  addHitHeaders(headers, ctx, entry, now, cacheStatus);
+  addHitHeaders(headers, ctx, entry, now, cacheStatus, withAge);
   if (range?.kind === "partial") {
     const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
     ctx.bodyBytes = body === null ? 0 : body.byteLength;
@@ -225,13 +227,12 @@ function addHitHeaders(
   entry: CachedObject,
   now: number,
   cacheStatus: string | null,
+  withAge: boolean,
 ): void {
   // Kept for the logs too, only for answers that carry it (a 412 or 416 from here does not).
   ctx.cacheStatus = cacheStatus ?? undefined;
-  if (cacheStatus !== null) {
-    headers["x-cache"] = cacheStatus;
-    headers.age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
-  }
+  if (cacheStatus !== null) headers["x-cache"] = cacheStatus;
+  if (withAge) headers.age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
   headers["x-request-id"] = ctx.requestId;
 }
 

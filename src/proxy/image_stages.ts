@@ -129,13 +129,7 @@ async function missedVariant(
   const { entry, built } = await build;
   if (cache !== undefined) return serveCached(ctx, entry, Date.now(), built ? "MISS" : "HIT");
   // Without a cache there is no Age; X-Cache is the bucket's uncached status, if it has one.
-  const response = serveCached(ctx, entry, Date.now(), null);
-  const status = ctx.bucket!.uncachedStatus;
-  if (status !== undefined) {
-    response.headers.set("x-cache", status);
-    ctx.cacheStatus = status;
-  }
-  return response;
+  return serveCached(ctx, entry, Date.now(), ctx.bucket!.uncachedStatus ?? null, false);
 }
 
 /**
