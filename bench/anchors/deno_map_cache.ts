@@ -22,7 +22,11 @@ function logLine(
   cache: string,
 ) {
   const now = Date.now();
-  if (now !== isoMs) iso = new Date(isoMs = now).toISOString();
+  // Formatted once per millisecond, as the gateway's logger does.
+  if (now !== isoMs) {
+    isoMs = now;
+    iso = new Date(now).toISOString();
+  }
   const address = info.remoteAddr as Deno.NetAddr;
   pending +=
     `{"ts":"${iso}","msg":"request","client_ip":"${address.hostname}","method":"${method}",` +
