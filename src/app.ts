@@ -12,10 +12,9 @@ import { originIdentity, type ReloadOutcome, restartOnlyChanges } from "./config
 import { handleReload, isReloadPath } from "./admin/reload_routes.ts";
 import { errorMessage, ProxyError } from "./errors.ts";
 import { errorResponse, toProxyError } from "./http/problem.ts";
-import { writeAccessLog } from "./observe/access_log.ts";
 import { describeError, type Logger } from "./observe/log.ts";
 import type { GatewayMetrics } from "./observe/metrics.ts";
-import { AuditLog } from "./observe/audit_log.ts";
+import { openRequestLog, type RequestBatchSink } from "./observe/request_log.ts";
 import {
   beginRequestSpan,
   denoTracingEnabled,
@@ -72,6 +71,11 @@ export interface AppDeps {
    * started from a file (tests building a Config): the route then answers 503.
    */
   reloadConfig?: () => Promise<ReloadOutcome>;
+  /**
+   * The log thread (`serve` starts one): it formats and writes the access and audit lines, and
+   * opened the audit file itself. Absent: this thread does both.
+   */
+  logThread?: { readonly requestSink: RequestBatchSink };
 }
 
 /** What the server knows about the connection (Deno.ServeHandlerInfo fits). */
@@ -359,9 +363,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const logger = deps.logger;
   const metrics = deps.metrics;
   // The audit log and tracing belong to the process: a reload does not change them.
-  const audit = config.auditLog === undefined
-    ? undefined
-    : await AuditLog.open(config.auditLog, { logger });
+  const requestLog = await openRequestLog(config.auditLog, logger, deps.logThread);
   // Decided once: with tracing off, requests never touch the OpenTelemetry API.
   const tracing = denoTracingEnabled();
   if (tracing) logger.warn(QUERY_IN_SPANS_WARNING);
@@ -393,7 +395,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     generation = await buildGeneration(config, deps, deadlines, cache, fills);
   } catch (error) {
     await cache?.close();
-    await audit?.close();
+    await requestLog?.close();
     deadlines.close();
     throw error;
   }
@@ -432,33 +434,6 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
    */
   function endedAt(handled: Handled): number {
     return handled.endedAt ||= performance.now();
-  }
-
-  /** One finished request into the audit log (who asked for what, and what they got). */
-  function recordAudit(
-    audit: AuditLog,
-    handled: Handled,
-    response: Response,
-    interrupted: boolean,
-    cache: string | undefined,
-  ): void {
-    const ctx = handled.ctx;
-    const bucket = ctx?.bucket;
-    audit.record({
-      requestId: handled.requestId,
-      clientIp: handled.clientIp,
-      user: ctx?.subject,
-      bucket: bucket?.name,
-      key: bucket === undefined ? undefined : ctx?.key,
-      method: handled.method,
-      path: handled.path,
-      status: response.status,
-      bytes: interrupted ? null : ctx?.bodyBytes ?? contentLength(response.headers),
-      durationMs: Math.round((endedAt(handled) - handled.startedAt) * 1000) / 1000,
-      cache,
-      userAgent: handled.userAgent,
-      referer: handled.referer,
-    });
   }
 
   /** One finished request into the metrics: plain counters, no allocation (see metrics.ts). */
@@ -504,26 +479,26 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const gen = handled.gen;
     if (--gen.inFlight === 0 && gen.retired) closeRetired(gen);
     if (metrics !== undefined) recordMetrics(metrics, handled, response, code, interrupted);
-    const accessLog = logger.enabled("info");
-    if (audit === undefined && !accessLog) return;
+    if (requestLog === undefined) return;
     const ctx = handled.ctx;
-    // X-Cache as the stages set it: reading the response's headers would cost a hit its native path.
-    const cache = ctx?.cacheStatus;
-    if (audit !== undefined) recordAudit(audit, handled, response, interrupted, cache);
-    if (!accessLog) return;
-    const bytes = ctx?.bodyBytes ?? contentLength(response.headers);
-    writeAccessLog(logger, {
-      request_id: handled.requestId,
-      client_ip: handled.clientIp,
+    const bucket = ctx?.bucket;
+    requestLog.record({
+      requestId: handled.requestId,
+      clientIp: handled.clientIp,
       method: handled.method,
       path: handled.path,
-      bucket: ctx?.bucket?.name,
+      bucket: bucket?.name,
       status: response.status,
-      bytes: interrupted ? null : bytes,
-      cache,
-      duration_ms: Math.round((endedAt(handled) - handled.startedAt) * 1000) / 1000,
+      bytes: interrupted ? null : ctx?.bodyBytes ?? contentLength(response.headers),
+      // X-Cache as the stages set it: reading the response's headers would cost a hit its native path.
+      cache: ctx?.cacheStatus,
+      durationMs: endedAt(handled) - handled.startedAt,
       code,
-      interrupted: interrupted || undefined,
+      interrupted,
+      user: ctx?.subject,
+      key: bucket === undefined ? undefined : ctx?.key,
+      userAgent: handled.userAgent,
+      referer: handled.referer,
     });
   }
 
@@ -542,7 +517,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       });
     }
     // Read now: a request's headers may be gone once its response has been delivered.
-    if (audit !== undefined) {
+    if (requestLog?.audit) {
       handled.userAgent = handled.request.headers.get("user-agent");
       handled.referer = handled.request.headers.get("referer");
     }
@@ -910,7 +885,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       await prewarm?.close();
       await cache?.close();
       // Last: every request that finished above is in the audit file before the process exits.
-      await audit?.close();
+      await requestLog?.close();
     },
   };
 }

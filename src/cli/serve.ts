@@ -2,7 +2,10 @@
 
 import { type App, createApp } from "../app.ts";
 import { formatIssue, loadConfigFile } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { Logger } from "../observe/log.ts";
+import { LogOutputError, LogThread } from "../observe/log_thread.ts";
+import { requestLinesFor } from "../observe/request_log.ts";
 import { GatewayMetrics } from "../observe/metrics.ts";
 import { type MetricsServer, startMetricsServer } from "../admin/metrics_server.ts";
 import { startServer } from "../server.ts";
@@ -35,7 +38,52 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     return 2;
   }
   const config = result.config;
-  const logger = new Logger({ level: config.logging.level, format: config.logging.format });
+  // The access and audit lines are formatted and written by a thread of their own, so that the
+  // thread answering requests does not spend several µs per request on them. It also writes
+  // every other stdout line, so that lines never interleave.
+  let thread: LogThread | undefined;
+  const lines = requestLinesFor(config.logging, config.auditLog);
+  if (lines.access !== undefined || lines.audit) {
+    try {
+      thread = await LogThread.start({
+        lines,
+        format: config.logging.format,
+        audit: config.auditLog,
+      });
+    } catch (error) {
+      if (error instanceof LogOutputError) {
+        io.stderr(
+          `${options.config}: ${error.message.replace(/\.$/, "")}; the gateway did not start.`,
+        );
+        return 2;
+      }
+      io.stderr(
+        `warning: ${errorMessage(error)}; the access and audit lines are written by the ` +
+          "request thread instead (slower under load)",
+      );
+    }
+  }
+  const logger = new Logger({
+    level: config.logging.level,
+    format: config.logging.format,
+    sink: thread?.textSink,
+  });
+  try {
+    return await serveWith(config, logger, thread, options, io);
+  } finally {
+    // Every line logged, every audit line in its file, before the process exits.
+    await logger.flush();
+    await thread?.close();
+  }
+}
+
+async function serveWith(
+  config: Config,
+  logger: Logger,
+  thread: LogThread | undefined,
+  options: ServeOptions,
+  io: CommandIO,
+): Promise<number> {
   let app: App;
   // SIGHUP, POST /admin/reload and --watch all go through one reloader (one reload at a time).
   const reloader = createConfigReloader(options.config, () => app);
@@ -47,12 +95,12 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
       logger,
       metrics,
       reloadConfig: () => reloader.reload("admin"),
+      logThread: thread,
     });
   } catch (error) {
     // Start-up messages are sentences of their own; the trailing "." would double up here.
     const message = errorMessage(error).replace(/\.$/, "");
     io.stderr(`${options.config}: ${message}; the gateway did not start.`);
-    await logger.flush();
     return 2;
   }
   // The metrics listener comes up first: a port clash stops the start before any traffic is taken.
@@ -67,7 +115,6 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
           "metrics.address/metrics.port, set metrics.enabled: false, or stop the process using it.",
       );
       await app.close();
-      await logger.flush();
       return 1;
     }
     logger.info("metrics listening", {
@@ -91,7 +138,6 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     );
     await metricsServer?.close();
     await app.close();
-    await logger.flush();
     return 1;
   }
   // Reload triggers are in place before "listening" is announced: whoever changes the file or
@@ -153,6 +199,5 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
       shutdown_timeout_seconds: shutdownTimeout,
     });
   }
-  await logger.flush();
   return 0;
 }

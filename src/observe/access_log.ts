@@ -1,6 +1,6 @@
 // Owns the access log line: one per request, in a fixed shape, serialized without the generic logger path.
 
-import type { Logger } from "./log.ts";
+import { formatPretty } from "./log.ts";
 
 /** One request as the access log records it (undefined fields are left out of the line). */
 export interface AccessEntry {
@@ -52,9 +52,16 @@ export function serializeAccessEntry(entry: AccessEntry): string {
   return out;
 }
 
-/** Writes the access line (`msg: "request"`, level info). */
-export function writeAccessLog(logger: Logger, entry: AccessEntry): void {
-  if (logger.format === "json") {
-    logger.logSerialized("info", "request", serializeAccessEntry(entry));
-  } else logger.info("request", { ...entry });
+/**
+ * The access line of one request (with its "\n"), `msg: "request"` at level info, in the
+ * logger's format: what `logger.info("request", entry)` would write at time `ts`.
+ */
+export function formatAccessLine(
+  ts: string,
+  format: "json" | "pretty",
+  entry: AccessEntry,
+): string {
+  return format === "json"
+    ? `{"ts":"${ts}","level":"info","msg":"request",${serializeAccessEntry(entry)}}\n`
+    : formatPretty(ts, "info", "request", { ...entry }) + "\n";
 }

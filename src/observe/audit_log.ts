@@ -3,7 +3,7 @@
 
 import type { AuditFileConfig, AuditLogConfig } from "../config/types.ts";
 import { safeQuote } from "./access_log.ts";
-import { IsoClock, type Logger } from "./log.ts";
+import type { Logger } from "./log.ts";
 
 /** One request as the audit log records it. */
 export interface AuditEntry {
@@ -165,14 +165,14 @@ export class RotatingFileWriter {
     return this.#dropped;
   }
 
-  /** Queues one line (ending in "\n"); never waits on I/O. */
-  write(line: string): void {
-    if (this.#closed || this.#pendingBytes + line.length > this.#maxPendingBytes) {
-      this.#dropped++;
+  /** Queues `lines` whole lines (the text ends in "\n"); never waits on I/O. */
+  write(text: string, lines = 1): void {
+    if (this.#closed || this.#pendingBytes + text.length > this.#maxPendingBytes) {
+      this.#dropped += lines;
       return;
     }
-    this.#pending.push(line);
-    this.#pendingBytes += line.length;
+    this.#pending.push(text);
+    this.#pendingBytes += text.length;
     if (this.#pendingBytes >= this.#options.batchBytes) this.#startDrain();
     else if (this.#timer === undefined && this.#writing === undefined) {
       this.#timer = setTimeout(() => this.#startDrain(), this.#flushIntervalMs);
@@ -318,13 +318,13 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 }
 
 /**
- * The audit log of a running gateway: `record` serializes one line and queues it for each
- * output; nothing waits on I/O per request. `close` writes everything still queued.
+ * The outputs of the audit log: `writeLines` queues lines (serialized by serializeAuditEntry,
+ * a batch of requests at a time) for each output; nothing waits on I/O. `close` writes
+ * everything still queued.
  */
 export class AuditLog {
   readonly #file: RotatingFileWriter | undefined;
   readonly #stdout: Logger | undefined;
-  readonly #clock = new IsoClock();
 
   private constructor(file: RotatingFileWriter | undefined, stdout: Logger | undefined) {
     this.#file = file;
@@ -349,10 +349,10 @@ export class AuditLog {
     return new AuditLog(file, config.outputs.includes("stdout") ? deps.logger : undefined);
   }
 
-  record(entry: AuditEntry): void {
-    const line = serializeAuditEntry(this.#clock.now(), entry);
-    this.#file?.write(line);
-    this.#stdout?.writeLine(line);
+  /** Queues `lines` audit lines (the text ends in "\n") for each output. */
+  writeLines(text: string, lines: number): void {
+    this.#file?.write(text, lines);
+    this.#stdout?.writeLines(text, lines);
   }
 
   /** Lines the file output dropped (a disk that did not keep up, a failed write). */

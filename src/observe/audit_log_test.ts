@@ -376,7 +376,7 @@ Deno.test("RotatingFileWriter reports a failed write and carries on with the nex
 
 // ---- AuditLog -------------------------------------------------------------------------------
 
-Deno.test("AuditLog writes each entry to the file and to stdout (through the logger)", async () => {
+Deno.test("AuditLog writes its lines to the file and to stdout (through the logger)", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/audit.log`;
     const chunks: string[] = [];
@@ -395,8 +395,9 @@ Deno.test("AuditLog writes each entry to the file and to stdout (through the log
       file: { path, maxFileBytes: 1024 * 1024, maxBackupFiles: 5, rotation: "size" },
       bufferBytes: 1024 * 1024,
     }, { logger });
-    audit.record(ENTRY);
-    audit.record({ ...ENTRY, requestId: "req-2" });
+    const ts = "2026-11-26T12:00:00.000Z";
+    audit.writeLines(serializeAuditEntry(ts, ENTRY), 1);
+    audit.writeLines(serializeAuditEntry(ts, { ...ENTRY, requestId: "req-2" }), 1);
     await audit.close();
     const fromFile = (await readLines(path)).map((l) => JSON.parse(l));
     const fromStdout = chunks.join("").split("\n").filter((l) => l !== "").map((l) =>

@@ -10,12 +10,22 @@ const LEVEL_RANK: Record<LogLevel, number> = {
   error: 50,
 };
 
+/** True when a logger at `configured` level writes lines of `level`. */
+export function logsAt(configured: LogLevel, level: LogLevel): boolean {
+  return LEVEL_RANK[level] >= LEVEL_RANK[configured];
+}
+
 /** A log field value. Objects are allowed for nested detail (they are redacted too). */
 export type LogFields = Record<string, unknown>;
 
 /** Where encoded lines go; stdout by default. Tests pass their own. */
 export interface LogSink {
   write(bytes: Uint8Array): Promise<unknown>;
+  /**
+   * Takes a batch of whole lines as text instead, when the sink prefers it (the log thread's,
+   * which posts text to the thread that writes stdout: it encodes there, not here).
+   */
+  writeText?(text: string): Promise<unknown>;
 }
 
 export interface LoggerOptions {
@@ -100,8 +110,6 @@ export class Logger {
   #flushIntervalMs: number;
   #encoder = new TextEncoder();
   readonly #clock = new IsoClock();
-  #serializedMsg = "";
-  #serializedMsgJson = '""';
 
   constructor(options: LoggerOptions) {
     this.level = options.level;
@@ -138,36 +146,17 @@ export class Logger {
     const safe = fields === undefined ? undefined : redact(fields);
     const line = this.format === "json"
       ? JSON.stringify({ ts: this.#clock.now(), level, msg, ...safe })
-      : formatPretty(level, msg, safe);
-    this.#enqueue(line + "\n");
+      : formatPretty(new Date().toISOString(), level, msg, safe);
+    this.#enqueue(line + "\n", 1);
   }
 
   /**
-   * Writes a JSON line whose fields the caller already serialized (`"name":value` pairs joined
-   * by commas, no braces), skipping redaction and the generic JSON.stringify of an object. Only
-   * for lines whose every field name is fixed in code and carries no secret (the access log, one
-   * line per request, where the generic path costs several µs). JSON format only: callers log
-   * through `log` when `format` is "pretty".
+   * Queues `lines` complete lines (the text ends in "\n") whatever the level: for lines formatted
+   * elsewhere (the access and audit lines of a batch of requests), sharing this logger's one
+   * writer to stdout so that lines never interleave.
    */
-  logSerialized(level: LogLevel, msg: string, serializedFields: string): void {
-    if (LEVEL_RANK[level] < this.#rank) return;
-    // The access log passes the same msg every time: its quoted form is kept, not rebuilt.
-    if (msg !== this.#serializedMsg) {
-      this.#serializedMsg = msg;
-      this.#serializedMsgJson = JSON.stringify(msg);
-    }
-    this.#enqueue(
-      `{"ts":"${this.#clock.now()}","level":"${level}","msg":${this.#serializedMsgJson},${serializedFields}}\n`,
-    );
-  }
-
-  /**
-   * Queues a complete line (ending in "\n") whatever the level: for output that logging.level
-   * does not govern (the audit log's stdout output), sharing this logger's one writer to stdout
-   * so that lines never interleave.
-   */
-  writeLine(line: string): void {
-    this.#enqueue(line);
+  writeLines(text: string, lines: number): void {
+    this.#enqueue(text, lines);
   }
 
   /** Resolves once every line logged so far has been handed to the sink. */
@@ -179,9 +168,9 @@ export class Logger {
     }
   }
 
-  #enqueue(line: string): void {
+  #enqueue(line: string, lines: number): void {
     if (this.#pendingBytes + line.length > this.#maxBufferedBytes) {
-      this.#dropped++;
+      this.#dropped += lines;
       return;
     }
     this.#pending.push(line);
@@ -222,7 +211,8 @@ export class Logger {
         const text = this.#pending.join("");
         this.#pending = [];
         this.#pendingBytes = 0;
-        await writeAll(this.#sink, this.#encoder.encode(text));
+        if (this.#sink.writeText !== undefined) await this.#sink.writeText(text);
+        else await writeAll(this.#sink, this.#encoder.encode(text));
       }
     } catch {
       // A closed stdout (the reader went away) must not crash the gateway; lines are lost.
@@ -248,8 +238,14 @@ async function writeAll(sink: LogSink, bytes: Uint8Array): Promise<void> {
   }
 }
 
-function formatPretty(level: LogLevel, msg: string, fields: LogFields | undefined): string {
-  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}`;
+/** A pretty line (without its "\n"): `ts LEVEL msg key=value ...`. */
+export function formatPretty(
+  ts: string,
+  level: LogLevel,
+  msg: string,
+  fields: LogFields | undefined,
+): string {
+  let line = `${ts} ${level.toUpperCase().padEnd(5)} ${msg}`;
   if (fields) {
     for (const key in fields) {
       const value = fields[key];

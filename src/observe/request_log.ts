@@ -1,0 +1,213 @@
+// Owns the request log: each finished request queued as flat fields, handed in batches to the writer of its access and audit lines (the log thread, or this thread).
+
+import type { AuditLogConfig, LogLevel } from "../config/types.ts";
+import { AuditLog } from "./audit_log.ts";
+import { type Logger, logsAt } from "./log.ts";
+import { type RequestBatch, RequestBatchWriter } from "./request_batch.ts";
+import { formatBatch, type RequestLines, type RequestRecord } from "./request_lines.ts";
+
+/** Where batches of requests go to be formatted and written. */
+export interface RequestBatchSink {
+  /**
+   * Takes `batch`. Returning nothing, it is done with it at once (its buffers are reused); a
+   * promise means the batch is on its way (to the log thread), which hands the buffers back.
+   */
+  write(batch: RequestBatch): void | Promise<RequestBatch | undefined>;
+  /** Resolves once every batch written so far is in its outputs. */
+  flush(): Promise<void>;
+  /** Flushes, then closes the audit output (the process is stopping). */
+  close(): Promise<void>;
+}
+
+export interface RequestLogOptions {
+  /** How long requests may wait to be handed over, in ms. Default 20. */
+  flushIntervalMs?: number;
+  /** A batch this full is handed over at once. Default 2048 requests. */
+  maxBatchRecords?: number;
+  /**
+   * Batches handed to a sink that has not taken them yet (a log thread that fell behind). Beyond
+   * this, requests are dropped and counted rather than grow memory. Default 16.
+   */
+  maxBatchesInFlight?: number;
+  /** Told how many requests were dropped, once a batch is handed over again. */
+  onDropped?: (records: number) => void;
+}
+
+/**
+ * The per-request end of the access and audit logs. `record` copies its fields into a binary batch:
+ * formatting the lines (several µs per request) happens when a batch is handed over, on the log
+ * thread when the gateway runs one, so the thread answering requests never pays for it.
+ */
+export class RequestLog {
+  readonly lines: RequestLines;
+  readonly #sink: RequestBatchSink;
+  readonly #flushIntervalMs: number;
+  readonly #maxBatchRecords: number;
+  readonly #maxInFlight: number;
+  readonly #onDropped: ((records: number) => void) | undefined;
+  readonly #batch = new RequestBatchWriter();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight = 0;
+  #dropped = 0;
+  #closed = false;
+  readonly #handOver = () => {
+    this.#timer = undefined;
+    this.#send();
+  };
+
+  constructor(lines: RequestLines, sink: RequestBatchSink, options: RequestLogOptions = {}) {
+    this.lines = lines;
+    this.#sink = sink;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 20;
+    this.#maxBatchRecords = options.maxBatchRecords ?? 2048;
+    this.#maxInFlight = options.maxBatchesInFlight ?? 16;
+    this.#onDropped = options.onDropped;
+  }
+
+  /** True when the audit log is on: the caller reads User-Agent and Referer only then. */
+  get audit(): boolean {
+    return this.lines.audit;
+  }
+
+  /** Queues one finished request; never waits and never formats. */
+  record(record: RequestRecord): void {
+    if (this.#closed) {
+      this.#dropped++;
+      return;
+    }
+    if (this.#batch.records >= this.#maxBatchRecords) {
+      this.#send();
+      if (this.#batch.records >= this.#maxBatchRecords) {
+        this.#dropped++;
+        return;
+      }
+    }
+    this.#batch.append(Date.now(), record);
+    this.#timer ??= setTimeout(this.#handOver, this.#flushIntervalMs);
+  }
+
+  /** Resolves once every request recorded so far is in its outputs. */
+  async flush(): Promise<void> {
+    this.#clearTimer();
+    // A batch held back while the sink was behind goes once the sink has taken the others.
+    do {
+      this.#send();
+      await this.#sink.flush();
+    } while (this.#batch.records > 0);
+  }
+
+  /** Hands over what is queued and closes the outputs; later requests are dropped. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    await this.#sink.close();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #send(): void {
+    if (this.#batch.records === 0 || this.#inFlight >= this.#maxInFlight) return;
+    const batch = this.#batch.take();
+    const written = this.#sink.write(batch);
+    if (written instanceof Promise) {
+      this.#inFlight++;
+      written.then(
+        (handedBack) => {
+          if (handedBack !== undefined) this.#batch.recycle(handedBack);
+          this.#settled();
+        },
+        () => {
+          // The sink lost the batch (the log thread failed): it is counted, not silently gone.
+          this.#dropped += batch.records;
+          this.#settled();
+        },
+      );
+    } else this.#batch.recycle(batch);
+    if (this.#dropped > 0) {
+      const dropped = this.#dropped;
+      this.#dropped = 0;
+      this.#onDropped?.(dropped);
+    }
+  }
+
+  #settled(): void {
+    this.#inFlight--;
+    // A batch held back while the sink was behind goes now if full, else at the next interval.
+    if (this.#batch.records >= this.#maxBatchRecords) this.#send();
+    else if (this.#batch.records > 0 && this.#timer === undefined && !this.#closed) {
+      this.#timer = setTimeout(this.#handOver, this.#flushIntervalMs);
+    }
+  }
+}
+
+/** Formats batches in this thread and queues their lines on the logger (stdout) and audit outputs. */
+export class InlineRequestSink implements RequestBatchSink {
+  readonly #lines: RequestLines;
+  readonly #logger: Logger;
+  readonly #audit: AuditLog | undefined;
+
+  /** `logger` writes the access lines (and any other stdout line, in order); `audit` its own. */
+  constructor(lines: RequestLines, logger: Logger, audit: AuditLog | undefined) {
+    this.#lines = lines;
+    this.#logger = logger;
+    this.#audit = audit;
+  }
+
+  write(batch: RequestBatch): void {
+    const formatted = formatBatch(batch, this.#lines);
+    if (formatted.access !== "") this.#logger.writeLines(formatted.access, formatted.records);
+    if (formatted.audit !== "") this.#audit?.writeLines(formatted.audit, formatted.records);
+  }
+
+  async flush(): Promise<void> {
+    await this.#audit?.flush();
+    await this.#logger.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.#audit?.close();
+    await this.#logger.flush();
+  }
+}
+
+/** Which lines requests get: the access line when info is logged, the audit line when it is on. */
+export function requestLinesFor(
+  logging: { readonly level: LogLevel; readonly format: "json" | "pretty" },
+  audit: AuditLogConfig | undefined,
+): RequestLines {
+  return {
+    access: logsAt(logging.level, "info") ? logging.format : undefined,
+    audit: audit !== undefined,
+  };
+}
+
+/**
+ * The request log of a gateway, or undefined when neither the access nor the audit log is on.
+ * With `thread`, the log thread formats and writes (it opened the audit file, from the same
+ * config); without, this thread does, and the audit file is opened here (rejecting with a
+ * message naming audit_log.file.path when it cannot be).
+ */
+export async function openRequestLog(
+  audit: AuditLogConfig | undefined,
+  logger: Logger,
+  thread?: { readonly requestSink: RequestBatchSink },
+): Promise<RequestLog | undefined> {
+  const lines = requestLinesFor(logger, audit);
+  if (lines.access === undefined && !lines.audit) return undefined;
+  const sink = thread?.requestSink ?? new InlineRequestSink(
+    lines,
+    logger,
+    audit === undefined ? undefined : await AuditLog.open(audit, { logger }),
+  );
+  return new RequestLog(lines, sink, {
+    onDropped: (records) =>
+      logger.warn("request log lines dropped: the log writer fell behind the request rate", {
+        dropped_requests: records,
+      }),
+  });
+}
