@@ -81,11 +81,18 @@ export class LogThread {
    * Starts the worker and opens its outputs. Rejects with the worker's message when an output
    * cannot be opened (an audit file path that is not writable), as the in-thread writers would.
    */
-  static async start(options: LogThreadOptions): Promise<LogThread> {
+  static async start(options: LogThreadOptions, startTimeoutMs = 15_000): Promise<LogThread> {
     const worker = new Worker(logWorkerUrl(), { type: "module", name: LOG_WORKER_NAME });
     const init: Extract<LogWorkerRequest, { kind: "init" }> = { kind: "init", ...options };
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
+        // A worker module that loads but never answers (a build that does not start it) must
+        // not hang the start: the caller falls back to writing in its own thread.
+        timer = setTimeout(
+          () => reject(new Error(`the log thread did not start within ${startTimeoutMs} ms`)),
+          startTimeoutMs,
+        );
         worker.onmessage = (event: MessageEvent<LogWorkerReply>) => {
           const reply = event.data;
           if (reply.kind === "ready") resolve();
@@ -100,6 +107,8 @@ export class LogThread {
     } catch (error) {
       worker.terminate();
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
     return new LogThread(worker, init);
   }
