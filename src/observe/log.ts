@@ -159,6 +159,15 @@ export class Logger {
     this.#enqueue(text, lines);
   }
 
+  /**
+   * Starts writing the lines logged so far now rather than at the end of the interval (unless
+   * a write is under way): the request log calls it before handing over a batch, so that lines
+   * logged before those requests ended reach stdout before their access lines.
+   */
+  handOver(): void {
+    this.#startDrain();
+  }
+
   /** Resolves once every line logged so far has been handed to the sink. */
   async flush(): Promise<void> {
     this.#startDrain();

@@ -31,6 +31,8 @@ export interface RequestLogOptions {
   maxBatchesInFlight?: number;
   /** Told how many requests were dropped, once a batch is handed over again. */
   onDropped?: (records: number) => void;
+  /** Called before each batch is handed over (the logger hands over its own lines first). */
+  beforeHandOver?: () => void;
 }
 
 /**
@@ -45,6 +47,7 @@ export class RequestLog {
   readonly #maxBatchRecords: number;
   readonly #maxInFlight: number;
   readonly #onDropped: ((records: number) => void) | undefined;
+  readonly #beforeHandOver: (() => void) | undefined;
   readonly #batch = new RequestBatchWriter();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inFlight = 0;
@@ -62,6 +65,7 @@ export class RequestLog {
     this.#maxBatchRecords = options.maxBatchRecords ?? 2048;
     this.#maxInFlight = options.maxBatchesInFlight ?? 16;
     this.#onDropped = options.onDropped;
+    this.#beforeHandOver = options.beforeHandOver;
   }
 
   /** True when the audit log is on: the caller reads User-Agent and Referer only then. */
@@ -112,6 +116,7 @@ export class RequestLog {
 
   #send(): void {
     if (this.#batch.records === 0 || this.#inFlight >= this.#maxInFlight) return;
+    this.#beforeHandOver?.();
     const batch = this.#batch.take();
     const written = this.#sink.write(batch);
     if (written instanceof Promise) {
@@ -205,6 +210,9 @@ export async function openRequestLog(
     audit === undefined ? undefined : await AuditLog.open(audit, { logger }),
   );
   return new RequestLog(lines, sink, {
+    // Lines logged before a batch of requests is handed over go first: stdout keeps their order
+    // but for lines logged while the batch filled (at most its flush interval, 20 ms).
+    beforeHandOver: () => logger.handOver(),
     onDropped: (records) =>
       logger.warn("request log lines dropped: the log writer fell behind the request rate", {
         dropped_requests: records,

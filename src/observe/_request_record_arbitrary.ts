@@ -1,0 +1,27 @@
+// Owns the fast-check arbitrary of a finished request, shared by the request batch and request lines tests.
+
+import fc from "fast-check";
+import type { RequestRecord } from "./request_lines.ts";
+
+/** Strings as they reach the log: ASCII mostly, but paths and headers can carry anything. */
+const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }));
+const optional = fc.option(text, { nil: undefined });
+const nullable = fc.option(text, { nil: null });
+
+export const requestRecord: fc.Arbitrary<RequestRecord> = fc.record({
+  requestId: text,
+  clientIp: text,
+  method: text,
+  path: text,
+  bucket: optional,
+  status: fc.integer({ min: 100, max: 599 }),
+  bytes: fc.option(fc.nat({ max: 2 ** 40 }), { nil: null }),
+  cache: optional,
+  durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }),
+  code: optional,
+  interrupted: fc.boolean(),
+  user: optional,
+  key: optional,
+  userAgent: nullable,
+  referer: nullable,
+});
