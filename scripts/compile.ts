@@ -106,6 +106,10 @@ export function compileArgs(target: Target, outDir: string): string[] {
     "--allow-env",
     "--allow-sys",
     "--allow-ffi",
+    // Worker modules are started by URL, not imported: the image engine's wasm worker must be
+    // named to be embedded. (The log worker, src/observe/log_worker.ts, is imported by main.ts.)
+    "--include",
+    "src/image/wasm_worker.ts",
     "--target",
     target,
     "--output",

@@ -112,6 +112,13 @@ logging: { level: info, format: json }
     child = undefined;
     await Promise.all([pumpErr, pumpOut]);
     assert.equal(status.code, 0, err);
+    // The access line comes from the log thread, whose worker is the bundle itself.
+    assert.doesNotMatch(err, /log thread/);
+    const access = out.split("\n").filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { msg?: string; path?: string; status?: number })
+      .filter((entry) => entry.msg === "request" && entry.path === "/b/hello.txt");
+    assert.equal(access.length, 1, out);
+    assert.equal(access[0]!.status, 200);
   } finally {
     if (child !== undefined) {
       child.kill("SIGKILL");
