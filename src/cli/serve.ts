@@ -2,7 +2,7 @@
 
 import { type App, createApp } from "../app.ts";
 import { formatIssue, loadConfigFile } from "../config/load.ts";
-import type { Config } from "../config/types.ts";
+import type { Config, LogWriter } from "../config/types.ts";
 import { Logger } from "../observe/log.ts";
 import { LogOutputError, LogThread } from "../observe/log_thread.ts";
 import { requestLinesFor } from "../observe/request_log.ts";
@@ -43,7 +43,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   // every other stdout line, so that lines never interleave.
   let thread: LogThread | undefined;
   const lines = requestLinesFor(config.logging, config.auditLog);
-  if (lines.access !== undefined || lines.audit) {
+  if ((lines.access !== undefined || lines.audit) && usesLogThread(config.logging.writer)) {
     try {
       thread = await LogThread.start({
         lines,
@@ -75,6 +75,17 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     await logger.flush();
     await thread?.close();
   }
+}
+
+/**
+ * Whether the log thread runs. With one CPU it would only take turns with the request thread
+ * (and cost a hand-over per batch), so `auto` runs it with two CPUs or more.
+ */
+export function usesLogThread(
+  writer: LogWriter | undefined,
+  cpus: number = navigator.hardwareConcurrency,
+): boolean {
+  return writer === "thread" || ((writer ?? "auto") === "auto" && cpus >= 2);
 }
 
 async function serveWith(

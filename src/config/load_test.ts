@@ -65,7 +65,7 @@ Deno.test("parseConfig() applies every default and maps snake_case to camelCase"
         circuitBreaker: undefined,
       },
     }],
-    logging: { level: "info", format: "json" },
+    logging: { level: "info", format: "json", writer: "auto" },
   });
 });
 
@@ -114,7 +114,7 @@ Deno.test("parseConfig() reads every supported key and warns about the ignored o
     maxCacheBytes: 67_108_864,
     defaultTtlSeconds: 600,
   });
-  assert.deepEqual(config.logging, { level: "debug", format: "pretty" });
+  assert.deepEqual(config.logging, { level: "debug", format: "pretty", writer: "inline" });
   assert.deepEqual(result.warnings.map((warning) => formatIssue("f", warning)), [
     "f:7:3 server.threads: `threads` is ignored: Deno serves every request on one event loop, " +
     "so there are no worker threads to size; you can remove it",
@@ -397,6 +397,12 @@ const RULES: RuleCase[] = [
     path: "logging.format",
     value: "text",
     message: 'expected one of "json", "pretty", got "text"',
+  },
+  {
+    name: "writer unknown",
+    path: "logging.writer",
+    value: "worker",
+    message: 'expected one of "auto", "thread", "inline", got "worker"',
   },
   // unknown keys
   {

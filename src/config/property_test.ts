@@ -840,7 +840,11 @@ function expected(generated: Generated): Config {
       if (b.cache !== undefined) out.cache = bucketCacheExpected(b.cache);
       return out;
     }),
-    logging: { level: generated.level ?? "info", format: generated.format ?? "json" },
+    logging: {
+      level: generated.level ?? "info",
+      format: generated.format ?? "json",
+      writer: "auto",
+    },
   };
   if (top !== undefined) config.jwt = top;
   const cache = generated.cache;

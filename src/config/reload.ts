@@ -70,6 +70,7 @@ const RESTART_ONLY: readonly RestartOnlyKey[] = [
   valueKey("server.port", (c) => c.server.port),
   valueKey("logging.level", (c) => c.logging.level),
   valueKey("logging.format", (c) => c.logging.format),
+  valueKey("logging.writer", (c) => c.logging.writer ?? "auto"),
   {
     // Turning the cache on needs its tiers opened; turning it off is applied.
     path: "cache",

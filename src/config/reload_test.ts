@@ -33,7 +33,7 @@ Deno.test("restartOnlyChanges: the listener and logging need a restart, and say 
   const base = config({ server: { address: "127.0.0.1", port: 8080 } });
   const next = config({
     server: { address: "0.0.0.0", port: 9000 },
-    logging: { level: "debug", format: "pretty" },
+    logging: { level: "debug", format: "pretty", writer: "inline" },
   });
   const issues = restartOnlyChanges(base, next);
   assert.deepEqual(issues.map((i) => i.path), [
@@ -41,6 +41,7 @@ Deno.test("restartOnlyChanges: the listener and logging need a restart, and say 
     "server.port",
     "logging.level",
     "logging.format",
+    "logging.writer",
   ]);
   assert.match(issues[1]!.message, /^changed \(8080 -> 9000\), but a running gateway keeps/);
   assert.match(issues[1]!.message, /restart it to apply this change/);

@@ -2,7 +2,7 @@
 
 import { z } from "zod";
 import type { LoggingConfig, ServerConfig } from "./types.ts";
-import { LOG_LEVELS } from "./types.ts";
+import { LOG_LEVELS, LOG_WRITERS } from "./types.ts";
 import { expecting, oneOf, seconds, section } from "./schema_support.ts";
 import { securityLimitsSchema } from "./schema_security.ts";
 import { trustedProxiesSchema } from "./schema_network.ts";
@@ -73,9 +73,14 @@ export const LOGGING_SHAPE = {
   level: z.enum(LOG_LEVELS, { error: expecting(oneOf(LOG_LEVELS)) }).default("info"),
   format: z.enum(["json", "pretty"], { error: expecting(oneOf(["json", "pretty"])) })
     .default("json"),
+  writer: z.enum(LOG_WRITERS, { error: expecting(oneOf(LOG_WRITERS)) }).default("auto"),
 };
 
 export const loggingSchema = section(
   z.strictObject(LOGGING_SHAPE, { error: expecting("a mapping of logging settings") })
-    .transform((raw): LoggingConfig => ({ level: raw.level, format: raw.format })),
+    .transform((raw): LoggingConfig => ({
+      level: raw.level,
+      format: raw.format,
+      writer: raw.writer,
+    })),
 );

@@ -429,9 +429,18 @@ export interface BucketImageOptimizationConfig {
   signing?: ImageSigningConfig | null | undefined;
 }
 
+/** Where access and audit lines are formatted and written (`logging.writer`). */
+export const LOG_WRITERS = ["auto", "thread", "inline"] as const;
+export type LogWriter = typeof LOG_WRITERS[number];
+
 export interface LoggingConfig {
   level: LogLevel;
   format: "json" | "pretty";
+  /**
+   * `thread`: a log thread formats and writes the access and audit lines (and all of stdout);
+   * `inline`: the request thread does; `auto` (default): thread with 2 CPUs or more.
+   */
+  writer?: LogWriter;
 }
 
 /** Where audit lines go (`audit_log.outputs`). */

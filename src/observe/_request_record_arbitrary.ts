@@ -22,6 +22,9 @@ export const requestRecord: fc.Arbitrary<RequestRecord> = fc.record({
   interrupted: fc.boolean(),
   user: optional,
   key: optional,
-  userAgent: nullable,
+  // Now and then longer than the 1024 characters the audit line keeps.
+  userAgent: fc.option(fc.oneof(text, fc.string({ minLength: 1000, maxLength: 1100 })), {
+    nil: null,
+  }),
   referer: nullable,
 });

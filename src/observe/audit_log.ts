@@ -3,7 +3,7 @@
 
 import type { AuditFileConfig, AuditLogConfig } from "../config/types.ts";
 import { safeQuote } from "./access_log.ts";
-import type { Logger } from "./log.ts";
+import { joinChunks, type LineChunk, type Logger } from "./log.ts";
 
 /** One request as the audit log records it. */
 export interface AuditEntry {
@@ -28,7 +28,7 @@ export interface AuditEntry {
 }
 
 /** Longest user agent written: a header of 64 KiB must not make a 64 KiB audit line. */
-const MAX_USER_AGENT = 1024;
+export const MAX_USER_AGENT = 1024;
 
 const quote = JSON.stringify;
 
@@ -37,7 +37,7 @@ function quoteOrNull(value: string | null | undefined): string {
 }
 
 /** The original's lowercase cache_status (hit|miss|bypass), for the X-Cache values. */
-function cacheStatus(xCache: string | undefined): string {
+export function cacheStatus(xCache: string | undefined): string {
   switch (xCache) {
     case undefined:
       return "null";
@@ -124,7 +124,7 @@ export class RotatingFileWriter {
   #size = 0;
   /** The UTC day (epoch ms / DAY_MS) the current file's lines belong to. */
   #day = 0;
-  #pending: string[] = [];
+  #pending: LineChunk[] = [];
   #pendingBytes = 0;
   #writing: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -166,7 +166,7 @@ export class RotatingFileWriter {
   }
 
   /** Queues `lines` whole lines (the text ends in "\n"); never waits on I/O. */
-  write(text: string, lines = 1): void {
+  write(text: LineChunk, lines = 1): void {
     if (this.#closed || this.#pendingBytes + text.length > this.#maxPendingBytes) {
       this.#dropped += lines;
       return;
@@ -239,7 +239,7 @@ export class RotatingFileWriter {
         const lines = this.#pending;
         this.#pending = [];
         this.#pendingBytes = 0;
-        const bytes = this.#encoder.encode(lines.join(""));
+        const bytes = joinChunks(lines, this.#encoder);
         try {
           await this.#writeBatch(bytes);
         } catch (error) {
@@ -350,7 +350,7 @@ export class AuditLog {
   }
 
   /** Queues `lines` audit lines (the text ends in "\n") for each output. */
-  writeLines(text: string, lines: number): void {
+  writeLines(text: LineChunk, lines: number): void {
     this.#file?.write(text, lines);
     this.#stdout?.writeLines(text, lines);
   }

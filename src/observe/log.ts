@@ -10,6 +10,26 @@ const LEVEL_RANK: Record<LogLevel, number> = {
   error: 50,
 };
 
+/** Lines waiting to be written: text, or lines already encoded (the log thread's JSON lines). */
+export type LineChunk = string | Uint8Array;
+
+/** The chunks as one buffer to write (text encoded as UTF-8), in order. */
+export function joinChunks(chunks: readonly LineChunk[], encoder: TextEncoder): Uint8Array {
+  let text = true;
+  for (const chunk of chunks) if (typeof chunk !== "string") text = false;
+  if (text) return encoder.encode(chunks.join(""));
+  const parts = chunks.map((chunk) => typeof chunk === "string" ? encoder.encode(chunk) : chunk);
+  let size = 0;
+  for (const part of parts) size += part.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** True when a logger at `configured` level writes lines of `level`. */
 export function logsAt(configured: LogLevel, level: LogLevel): boolean {
   return LEVEL_RANK[level] >= LEVEL_RANK[configured];
@@ -101,7 +121,7 @@ export class Logger {
   readonly format: "json" | "pretty";
   #rank: number;
   #sink: LogSink;
-  #pending: string[] = [];
+  #pending: LineChunk[] = [];
   #pendingBytes = 0;
   #maxBufferedBytes: number;
   #dropped = 0;
@@ -155,7 +175,7 @@ export class Logger {
    * elsewhere (the access and audit lines of a batch of requests), sharing this logger's one
    * writer to stdout so that lines never interleave.
    */
-  writeLines(text: string, lines: number): void {
+  writeLines(text: LineChunk, lines: number): void {
     this.#enqueue(text, lines);
   }
 
@@ -177,7 +197,7 @@ export class Logger {
     }
   }
 
-  #enqueue(line: string, lines: number): void {
+  #enqueue(line: LineChunk, lines: number): void {
     if (this.#pendingBytes + line.length > this.#maxBufferedBytes) {
       this.#dropped += lines;
       return;
@@ -217,11 +237,18 @@ export class Logger {
           this.#dropped = 0;
           this.#pending.push(note + "\n");
         }
-        const text = this.#pending.join("");
+        const chunks = this.#pending;
         this.#pending = [];
         this.#pendingBytes = 0;
-        if (this.#sink.writeText !== undefined) await this.#sink.writeText(text);
-        else await writeAll(this.#sink, this.#encoder.encode(text));
+        if (this.#sink.writeText !== undefined) {
+          // The log thread's sink: only the main thread's logger uses it, with text lines only.
+          const decoder = new TextDecoder();
+          await this.#sink.writeText(
+            chunks.map((chunk) => typeof chunk === "string" ? chunk : decoder.decode(chunk)).join(
+              "",
+            ),
+          );
+        } else await writeAll(this.#sink, joinChunks(chunks, this.#encoder));
       }
     } catch {
       // A closed stdout (the reader went away) must not crash the gateway; lines are lost.

@@ -52,6 +52,7 @@ export class LogThread {
   >();
   #seq = 0;
   #failure: Error | undefined;
+  #closed = false;
 
   /** Where the main thread's logger writes: its batches of lines go to the worker as text. */
   readonly textSink: LogSink = {
@@ -123,8 +124,6 @@ export class LogThread {
     await direct?.stdout.flush();
   }
 
-  #closed = false;
-
   #call(
     message: Without<Message, "seq">,
     transfer: Transferable[] = [],
@@ -158,7 +157,8 @@ export class LogThread {
 
   #fail(error: Error): void {
     if (this.#failure === undefined) {
-      // Once: what was in the worker's hands is lost (its writers count it), the rest is not.
+      // Once. What the worker held is lost (the request log counts its requests as dropped);
+      // everything logged from now on is written here.
       console.error(
         `${error.message}; stdout and audit lines are written by the main thread from now on`,
       );

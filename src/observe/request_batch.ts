@@ -1,21 +1,26 @@
 // Owns the binary layout of a batch of finished requests: written field by field on the request thread without allocating, moved to the log thread without copying, read back there.
 
+import { MAX_USER_AGENT } from "./audit_log.ts";
 import type { RequestRecord } from "./request_lines.ts";
 
 /** Numbers per request: ended at (epoch ms), status, bytes (-1: null), duration (ms), interrupted (0/1). */
-const NUMBERS = 5;
-/** Strings per request, in the order of STRING_FIELDS. */
-const STRINGS = 11;
+export const NUMBERS = 5;
+/**
+ * Strings per request, in this order: request id, client ip, method, path, bucket, cache, code,
+ * user, key, user agent, referer.
+ */
+export const STRINGS = 11;
+/** A string's length slot when the field is undefined, or null. */
+export const UNDEFINED = -1;
+export const NULL = -2;
 /** Batches whose buffers are kept for reuse. */
 const MAX_SPARE = 4;
-/** A string's length slot when the field is undefined, or null. */
-const UNDEFINED = -1;
-const NULL = -2;
+const DECODER = new TextDecoder();
 
 /**
  * A batch as it crosses to the log thread: three buffers that are transferred, not cloned.
- * `text` holds every string of the batch back to back in UTF-8; `lengths` their UTF-16 lengths
- * (so the reader decodes the text once and slices it).
+ * `text` holds every string of the batch back to back in UTF-8, `lengths` their byte lengths
+ * (or UNDEFINED / NULL), so the JSON lines are written from the bytes without decoding them.
  */
 export interface RequestBatch {
   records: number;
@@ -76,7 +81,14 @@ export class RequestBatchWriter {
     this.#string(slot + 6, r.code);
     this.#string(slot + 7, r.user);
     this.#string(slot + 8, r.key);
-    this.#string(slot + 9, r.userAgent);
+    // The audit line keeps 1024 characters of a User-Agent: a 64 KiB header is not copied whole.
+    const userAgent = r.userAgent;
+    this.#string(
+      slot + 9,
+      userAgent !== null && userAgent.length > MAX_USER_AGENT
+        ? userAgent.slice(0, MAX_USER_AGENT)
+        : userAgent,
+    );
     this.#string(slot + 10, r.referer);
     this.#records = index + 1;
   }
@@ -126,7 +138,6 @@ export class RequestBatchWriter {
       return;
     }
     const length = value.length;
-    this.#lengths[slot] = length;
     const start = this.#textBytes;
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (start + length * 3 > this.#text.length) this.#growText(start + length * 3);
@@ -140,6 +151,7 @@ export class RequestBatchWriter {
       }
       text[at++] = code;
     }
+    this.#lengths[slot] = at - start;
     this.#textBytes = at;
   }
 
@@ -163,14 +175,13 @@ export class RequestBatchWriter {
 export function* readBatch(
   batch: RequestBatch,
 ): Generator<{ endedAtMs: number; record: RequestRecord }> {
-  const text = new TextDecoder().decode(batch.text.subarray(0, batch.textBytes));
-  const { numbers, lengths } = batch;
+  const { numbers, lengths, text } = batch;
   let position = 0;
   const next = (slot: number): string | undefined | null => {
     const length = lengths[slot]!;
     if (length === UNDEFINED) return undefined;
     if (length === NULL) return null;
-    const value = text.slice(position, position + length);
+    const value = DECODER.decode(text.subarray(position, position + length));
     position += length;
     return value;
   };

@@ -5,6 +5,7 @@ import { AuditLog } from "./audit_log.ts";
 import { type Logger, logsAt } from "./log.ts";
 import { type RequestBatch, RequestBatchWriter } from "./request_batch.ts";
 import { formatBatch, type RequestLines, type RequestRecord } from "./request_lines.ts";
+import { ByteBuffer, writeJsonLines } from "./request_json.ts";
 
 /** Where batches of requests go to be formatted and written. */
 export interface RequestBatchSink {
@@ -155,6 +156,8 @@ export class InlineRequestSink implements RequestBatchSink {
   readonly #lines: RequestLines;
   readonly #logger: Logger;
   readonly #audit: AuditLog | undefined;
+  readonly #access = new ByteBuffer();
+  readonly #auditLines = new ByteBuffer();
 
   /** `logger` writes the access lines (and any other stdout line, in order); `audit` its own. */
   constructor(lines: RequestLines, logger: Logger, audit: AuditLog | undefined) {
@@ -164,9 +167,30 @@ export class InlineRequestSink implements RequestBatchSink {
   }
 
   write(batch: RequestBatch): void {
-    const formatted = formatBatch(batch, this.#lines);
-    if (formatted.access !== "") this.#logger.writeLines(formatted.access, formatted.records);
-    if (formatted.audit !== "") this.#audit?.writeLines(formatted.audit, formatted.records);
+    if (batch.records === 0) return;
+    const json = this.#lines.access === "json";
+    // JSON lines are written as bytes from the batch's bytes; pretty lines (for people) as text.
+    writeJsonLines(
+      batch,
+      { access: json, audit: this.#lines.audit },
+      this.#access,
+      this.#auditLines,
+    );
+    if (json) this.#logger.writeLines(this.#take(this.#access), batch.records);
+    else if (this.#lines.access === "pretty") {
+      this.#logger.writeLines(
+        formatBatch(batch, { access: "pretty", audit: false }).access,
+        batch.records,
+      );
+    }
+    if (this.#lines.audit) this.#audit?.writeLines(this.#take(this.#auditLines), batch.records);
+  }
+
+  /** The lines in `buffer`, copied out (the writers keep them until written); the buffer is reset. */
+  #take(buffer: ByteBuffer): Uint8Array {
+    const bytes = buffer.view().slice();
+    buffer.length = 0;
+    return bytes;
   }
 
   async flush(): Promise<void> {

@@ -1,0 +1,52 @@
+// Tests the byte-level JSON lines against the string formatters they replace on the log thread: the same bytes for any request.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { requestRecord } from "./_request_record_arbitrary.ts";
+import { RequestBatchWriter } from "./request_batch.ts";
+import { ByteBuffer, writeJsonLines } from "./request_json.ts";
+import { formatBatch } from "./request_lines.ts";
+
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+Deno.test("writeJsonLines() writes exactly what formatBatch() writes, access and audit (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.integer({ min: 0, max: 4_102_444_800_000 }), requestRecord),
+        { maxLength: 20 },
+      ),
+      fc.record({ access: fc.boolean(), audit: fc.boolean() }),
+      (requests, lines) => {
+        const writer = new RequestBatchWriter(2);
+        for (const [endedAtMs, record] of requests) writer.append(endedAtMs, record);
+        const batch = writer.take();
+        // Small buffers: the lines outgrow them.
+        const access = new ByteBuffer(16);
+        const audit = new ByteBuffer(16);
+        writeJsonLines(batch, lines, access, audit);
+        const expected = formatBatch(batch, {
+          access: lines.access ? "json" : undefined,
+          audit: lines.audit,
+        });
+        assert.equal(decode(access.view()), expected.access);
+        assert.equal(decode(audit.view()), expected.audit);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+Deno.test("ByteBuffer.putNumber() writes what String() writes", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.nat(), fc.maxSafeNat(), fc.double({ noNaN: true }), fc.integer()),
+      (value) => {
+        const buffer = new ByteBuffer(1);
+        buffer.putNumber(value);
+        assert.equal(decode(buffer.view()), Number.isFinite(value) ? String(value) : "null");
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
