@@ -4,7 +4,9 @@
 #
 # Usage: bench/ops_overhead.sh   (from anywhere; env: DURATION=10 ROUNDS=4 WARMUP=2 CONNECTIONS=50
 #                                 THREADS=1 AUDIT=auto|on|off SCRAPE_EVERY=1 ON_FEATURES=metrics,access,audit
-#                                 KEEP_TMP=1)
+#                                 WRITER=auto|thread|inline KEEP_TMP=1)
+#   WRITER       logging.writer of both gateways (the "on" one formats its access and audit lines
+#                on a log thread with thread, or auto with 2+ CPUs; in the request thread with inline)
 #   ON_FEATURES  which features the "on" gateway has (default all three; name fewer to find which one costs)
 #   AUDIT=auto  add an audit_log block to the "on" gateway if `validate-config` accepts it (default)
 #   AUDIT=on    require it (exit 2 if this build rejects it); AUDIT=off never add it
@@ -23,6 +25,7 @@ AUDIT="${AUDIT:-auto}"
 SCRAPE_EVERY="${SCRAPE_EVERY:-1}"
 ON_FEATURES="${ON_FEATURES:-metrics,access,audit}"
 KEEP_TMP="${KEEP_TMP:-0}"
+WRITER="${WRITER:-auto}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZE=1024
@@ -68,7 +71,7 @@ buckets:
     path_prefix: /bench
     s3: { bucket: bench, region: us-east-1, endpoint: "http://127.0.0.1:$P_ORIGIN", access_key: BENCH, secret_key: BENCH }
 cache: { memory: { max_item_size_mb: 1, max_cache_size_mb: 64 } }
-logging: { level: $2, format: json }
+logging: { level: $2, format: json, writer: $WRITER }
 EOF
 }
 # "off": warn keeps the access log (an info line per request) quiet; no metrics or audit block.
@@ -82,7 +85,8 @@ validates() { deno run -A "$ROOT/main.ts" validate-config "$1" >"$TMP/validate.l
 validates "$TMP/on.yaml" || { log "the 'on' config is invalid:"; cat "$TMP/validate.log" >&2; exit 1; }
 AUDIT_STATE="off"
 if [ "$AUDIT" != off ]; then
-  AUDIT_BLOCK="${AUDIT_LOG_YAML:-audit_log: { enabled: true, outputs: [file], file: { path: \"$TMP/audit.log\" } }}"
+  # Enough backups that no line of the run is rotated away: the evidence counts every one.
+  AUDIT_BLOCK="${AUDIT_LOG_YAML:-audit_log: { enabled: true, outputs: [file], file: { path: \"$TMP/audit.log\", max_backup_files: 100 } }}"
   cp "$TMP/on.yaml" "$TMP/on-audit.yaml"
   echo "$AUDIT_BLOCK" >>"$TMP/on-audit.yaml"
   if validates "$TMP/on-audit.yaml"; then
@@ -197,7 +201,7 @@ if has metrics; then on_parts+=("metrics (listener :$P_METRICS, scraped every ${
 if has access; then on_parts+=("access log (level info, to a file)"); fi
 if [ "$AUDIT_STATE" = on ]; then on_parts+=("audit log (to a file)"); fi
 on_text="$(IFS='|'; echo "${on_parts[*]:-nothing}")"
-echo "on  = ${on_text//|/ + }"
+echo "on  = ${on_text//|/ + } (logging.writer: $WRITER)"
 echo "off = no metrics block, logging.level warn, no audit_log"
 echo "on-gateway evidence: http_requests_total{bucket=\"bench\",GET,200} = ${counted:-missing}," \
   "access-log lines = $access_lines, audit-log lines = $audit_lines"

@@ -130,6 +130,7 @@ export class Logger {
   #flushIntervalMs: number;
   #encoder = new TextEncoder();
   readonly #clock = new IsoClock();
+  readonly #beforeFlush: (() => void)[] = [];
 
   constructor(options: LoggerOptions) {
     this.level = options.level;
@@ -188,8 +189,17 @@ export class Logger {
     this.#startDrain();
   }
 
+  /**
+   * Registers what flush() does first: the request log hands over the requests it holds, so
+   * that their access lines (formatted in this thread) are written by the time flush() resolves.
+   */
+  beforeFlush(hook: () => void): void {
+    this.#beforeFlush.push(hook);
+  }
+
   /** Resolves once every line logged so far has been handed to the sink. */
   async flush(): Promise<void> {
+    for (const hook of this.#beforeFlush) hook();
     this.#startDrain();
     while (this.#writing !== undefined) {
       await this.#writing;

@@ -91,6 +91,12 @@ export class RequestLog {
     this.#timer ??= setTimeout(this.#handOver, this.#flushIntervalMs);
   }
 
+  /** Hands over the requests queued so far now, without waiting for them to be written. */
+  handOver(): void {
+    this.#clearTimer();
+    this.#send();
+  }
+
   /** Resolves once every request recorded so far is in its outputs. */
   async flush(): Promise<void> {
     this.#clearTimer();
@@ -233,7 +239,7 @@ export async function openRequestLog(
     logger,
     audit === undefined ? undefined : await AuditLog.open(audit, { logger }),
   );
-  return new RequestLog(lines, sink, {
+  const log = new RequestLog(lines, sink, {
     // Lines logged before a batch of requests is handed over go first: stdout keeps their order
     // but for lines logged while the batch filled (at most its flush interval, 20 ms).
     beforeHandOver: () => logger.handOver(),
@@ -242,4 +248,7 @@ export async function openRequestLog(
         dropped_requests: records,
       }),
   });
+  // logger.flush() then covers access lines too (tests, and the last lines before an exit).
+  logger.beforeFlush(() => log.handOver());
+  return log;
 }
