@@ -3,7 +3,7 @@
 #
 # Usage: bench/load.sh            (from anywhere; env: DURATION=10 ROUNDS=3 WARMUP=2 CONNECTIONS=50
 #                                  STREAM_CONNECTIONS=4 THREADS=1 PAIRS=8 PAIR_SLICE=2
-#                                  SKIP_GATEWAY=1 KEEP_TMP=1)
+#                                  SKIP_GATEWAY=1 KEEP_TMP=1 WRITER=auto|thread|inline)
 # Everything listens on 127.0.0.1 on free ports and is stopped on exit.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ STREAM_CONNECTIONS="${STREAM_CONNECTIONS:-4}"
 THREADS="${THREADS:-1}"
 SKIP_GATEWAY="${SKIP_GATEWAY:-0}"
 KEEP_TMP="${KEEP_TMP:-0}"
+# logging.writer of the gateways (auto: the access lines are written by a log thread with 2+ CPUs).
+WRITER="${WRITER:-auto}"
 ROUNDS="${ROUNDS:-3}"
 PAIRS="${PAIRS:-8}"
 PAIR_SLICE="${PAIR_SLICE:-2}"
@@ -188,7 +190,7 @@ buckets:
   - name: bench
     path_prefix: /$BUCKET
     s3: { bucket: $BUCKET, region: us-east-1, endpoint: "http://127.0.0.1:$P_ORIGIN", access_key: BENCH, secret_key: BENCH }
-logging: { level: info, format: json }
+logging: { level: info, format: json, writer: $WRITER }
 EOF
     setsid deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway.yaml" \
       >/dev/null 2>"$TMP/gateway.log" </dev/null &
