@@ -77,15 +77,20 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   }
 }
 
+/** CPUs from which `logging.writer: auto` runs the log thread. */
+export const LOG_THREAD_MIN_CPUS = 4;
+
 /**
- * Whether the log thread runs. With one CPU it would only take turns with the request thread
- * (and cost a hand-over per batch), so `auto` runs it with two CPUs or more.
+ * Whether the log thread runs. It takes ~1.7 µs per cache hit off the request thread when a CPU
+ * is free for it, but costs more CPU in all (a hand-over per batch, its own event loop): on 2
+ * CPUs shared with a load generator, bench/ops_overhead.sh measured it below writing inline.
+ * So `auto` runs it only where a spare CPU is likely.
  */
 export function usesLogThread(
   writer: LogWriter | undefined,
   cpus: number = navigator.hardwareConcurrency,
 ): boolean {
-  return writer === "thread" || ((writer ?? "auto") === "auto" && cpus >= 2);
+  return writer === "thread" || ((writer ?? "auto") === "auto" && cpus >= LOG_THREAD_MIN_CPUS);
 }
 
 async function serveWith(

@@ -64,7 +64,7 @@ buckets:
   - name: b
     path_prefix: /b
     s3: { bucket: bundled, region: us-east-1, endpoint: "${s3.endpoint}", access_key: S3RVER, secret_key: S3RVER }
-logging: { level: info, format: json }
+logging: { level: info, format: json, writer: thread }
 `,
     );
     child = new Deno.Command(Deno.execPath(), {
