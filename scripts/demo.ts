@@ -7,18 +7,20 @@ import { signPath } from "../src/auth/signed_url.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const S3_PORT = portFromEnv("DEMO_S3_PORT", 9000);
-const GATEWAY_PORT = portFromEnv("DEMO_PORT", 8080);
+// 0 lets the gateway pick a free port: the banner shows the one it bound (tests use this).
+const GATEWAY_PORT = portFromEnv("DEMO_PORT", 8080, { allowZero: true });
 const PRIVATE_KEY = { accessKeyId: "DEMOPRIVATE", secretAccessKey: "demo-private-secret" };
 const BUCKETS = ["demo-public", "demo-private"] as const;
 const UNICODE_KEY = "files/hello world ✓.txt";
 
-function portFromEnv(name: string, fallback: number): number {
+function portFromEnv(name: string, fallback: number, { allowZero = false } = {}): number {
   const raw = Deno.env.get(name);
   if (raw === undefined || raw === "") return fallback;
   const port = Number(raw);
-  // 0 is refused too: config.demo.yaml must name the same port the demo started s3rver on.
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    console.error(`demo: ${name}=${raw} is not a port number (1-65535)`);
+  // 0 is refused for s3rver: config.demo.yaml must name the same port the demo started it on.
+  const lowest = allowZero ? 0 : 1;
+  if (!Number.isInteger(port) || port < lowest || port > 65535) {
+    console.error(`demo: ${name}=${raw} is not a port number (${lowest}-65535)`);
     Deno.exit(2);
   }
   return port;
@@ -241,7 +243,8 @@ async function run(
     const polling = (async () => {
       for (let i = 0; i < 300; i++) {
         await new Promise((resolve) => setTimeout(resolve, 200));
-        if (shown || exited || isStopping()) return;
+        // With port 0 only the log line can say which port the gateway bound.
+        if (shown || exited || isStopping() || GATEWAY_PORT === 0) return;
         try {
           const response = await fetch(`http://127.0.0.1:${GATEWAY_PORT}/health`);
           await response.body?.cancel();

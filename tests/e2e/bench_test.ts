@@ -67,12 +67,13 @@ function checkRun(run: Run, url: string, bodySize: number, status: string): void
 Deno.test({
   name: "bench against the demo gateway: --json with --compare, then the text report",
   fn: async () => {
-    const gatewayPort = unusedPort();
+    // The gateway binds a port of its own choosing (0), named in the banner: a port picked here
+    // and bound later could be taken in between by a parallel test.
     const s3Port = unusedPort();
     const demo = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "scripts/demo.ts"],
       cwd: ROOT,
-      env: { DEMO_PORT: String(gatewayPort), DEMO_S3_PORT: String(s3Port), NO_COLOR: "1" },
+      env: { DEMO_PORT: "0", DEMO_S3_PORT: String(s3Port), NO_COLOR: "1" },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -81,8 +82,8 @@ Deno.test({
     const pumps = Promise.all([demo.stdout, demo.stderr].map(async (stream) => {
       for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
     }));
-    const gateway = `http://127.0.0.1:${gatewayPort}`;
-    const hello = `${gateway}/public/hello.txt`;
+    let gateway = "";
+    let hello = "";
     const direct = `http://127.0.0.1:${s3Port}/demo-public/hello.txt`;
     try {
       // The demo prints its banner once the gateway answers; seeding 2 x 20 MiB takes a few seconds.
@@ -95,6 +96,10 @@ Deno.test({
         .catch((error) => {
           throw new Error(`${error.message}\n${output}`);
         });
+      const bound = /Yatagarasu demo: gateway (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      assert.ok(bound !== null, `the banner names the gateway:\n${output}`);
+      gateway = bound[1]!;
+      hello = `${gateway}/public/hello.txt`;
       const body = await (await fetch(hello)).text();
       assert.equal(body, "Hello from demo-public, served through Yatagarasu.\n");
       const size = new TextEncoder().encode(body).length;
