@@ -1,4 +1,4 @@
-// Owns the fast-check arbitrary of a finished request, shared by the request batch and request lines tests.
+// Owns the finished requests the request log's tests use: a plain sample and the fast-check arbitrary.
 
 import fc from "fast-check";
 import type { RequestRecord } from "./request_lines.ts";
@@ -28,3 +28,25 @@ export const requestRecord: fc.Arbitrary<RequestRecord> = fc.record({
   }),
   referer: nullable,
 });
+
+/** A public cache hit of /b/k, with `overrides`. */
+export function sampleRequest(overrides: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    requestId: "r",
+    clientIp: "127.0.0.1",
+    method: "GET",
+    path: "/b/k",
+    bucket: "b",
+    status: 200,
+    bytes: 1,
+    cache: "HIT",
+    durationMs: 0.1,
+    code: undefined,
+    interrupted: false,
+    user: undefined,
+    key: "k",
+    userAgent: null,
+    referer: null,
+    ...overrides,
+  };
+}

@@ -2,7 +2,8 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type AccessEntry, formatAccessLine, serializeAccessEntry } from "./access_log.ts";
+import { type AccessEntry, formatPrettyAccessLine } from "./access_log.ts";
+import { formatJsonAccessLine, serializeAccessEntry } from "./_json_line_reference.ts";
 
 const entry = fc.record({
   request_id: fc.string(),
@@ -27,7 +28,7 @@ Deno.test("serializeAccessEntry() writes what JSON.stringify writes, field for f
   );
 });
 
-Deno.test("formatAccessLine() writes one parseable line in JSON and pretty formats", () => {
+Deno.test("the access line: one parseable line in JSON (reference model) and pretty formats", () => {
   const sample: AccessEntry = {
     request_id: "r1",
     client_ip: "127.0.0.1",
@@ -42,13 +43,13 @@ Deno.test("formatAccessLine() writes one parseable line in JSON and pretty forma
     interrupted: undefined,
   };
   const ts = "2026-11-26T12:00:00.000Z";
-  const json = formatAccessLine(ts, "json", sample);
+  const json = formatJsonAccessLine(ts, sample);
   assert.ok(json.endsWith("}\n") && !json.slice(0, -1).includes("\n"));
   assert.deepEqual(
     JSON.parse(json),
     JSON.parse(JSON.stringify({ ts, level: "info", msg: "request", ...sample })),
   );
-  const pretty = formatAccessLine(ts, "pretty", sample);
+  const pretty = formatPrettyAccessLine(ts, sample);
   assert.match(pretty, /^2026-11-26T12:00:00.000Z INFO {2}request request_id=r1 .*status=200/);
   assert.ok(pretty.endsWith("\n"));
   assert.ok(!pretty.includes("code="), "undefined fields are left out");

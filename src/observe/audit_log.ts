@@ -2,39 +2,10 @@
 // in batches to a size- or day-rotated file and/or stdout, and flushed before the process exits.
 
 import type { AuditFileConfig, AuditLogConfig } from "../config/types.ts";
-import { safeQuote } from "./access_log.ts";
 import { joinChunks, type LineChunk, type Logger } from "./log.ts";
-
-/** One request as the audit log records it. */
-export interface AuditEntry {
-  requestId: string;
-  clientIp: string;
-  /** The JWT `sub`, when the request carried a verified token. */
-  user: string | undefined;
-  bucket: string | undefined;
-  /** The decoded object key, when the request reached a bucket. */
-  key: string | undefined;
-  method: string;
-  /** The decoded path, never the query (queries can carry tokens and signatures). */
-  path: string;
-  status: number;
-  /** Body bytes sent; null when unknown or when the client left early. */
-  bytes: number | null;
-  durationMs: number;
-  /** The X-Cache value (HIT, MISS, BYPASS, STALE), when the bucket uses the cache. */
-  cache: string | undefined;
-  userAgent: string | null;
-  referer: string | null;
-}
 
 /** Longest user agent written: a header of 64 KiB must not make a 64 KiB audit line. */
 export const MAX_USER_AGENT = 1024;
-
-const quote = JSON.stringify;
-
-function quoteOrNull(value: string | null | undefined): string {
-  return value === null || value === undefined ? "null" : safeQuote(value);
-}
 
 /** The original's lowercase cache_status (hit|miss|bypass), for the X-Cache values. */
 export function cacheStatus(xCache: string | undefined): string {
@@ -50,7 +21,7 @@ export function cacheStatus(xCache: string | undefined): string {
     case "STALE":
       return '"stale"';
     default:
-      return quote(xCache.toLowerCase());
+      return JSON.stringify(xCache.toLowerCase());
   }
 }
 
@@ -67,25 +38,6 @@ export function safeReferer(referer: string): string {
   const cut = end === referer.length ? referer : referer.slice(0, end);
   // scheme://user:password@host/...: keep only what follows the "@" of the authority.
   return cut.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@]*@/, "$1");
-}
-
-/**
- * The audit line (with its "\n"), in the original's field names and order. Built by hand: it
- * runs once per request, where JSON.stringify of an object costs several µs.
- */
-export function serializeAuditEntry(timestamp: string, entry: AuditEntry): string {
-  const userAgent = entry.userAgent !== null && entry.userAgent.length > MAX_USER_AGENT
-    ? entry.userAgent.slice(0, MAX_USER_AGENT)
-    : entry.userAgent;
-  return `{"timestamp":"${timestamp}","correlation_id":${safeQuote(entry.requestId)},` +
-    `"client_ip":${safeQuote(entry.clientIp)},"user":${quoteOrNull(entry.user)},` +
-    `"bucket":${quoteOrNull(entry.bucket)},"object_key":${quoteOrNull(entry.key)},` +
-    `"http_method":${safeQuote(entry.method)},"request_path":${safeQuote(entry.path)},` +
-    `"response_status":${entry.status},"response_size_bytes":${
-      entry.bytes === null ? "null" : entry.bytes
-    },"duration_ms":${entry.durationMs},"cache_status":${cacheStatus(entry.cache)},` +
-    `"user_agent":${quoteOrNull(userAgent)},` +
-    `"referer":${entry.referer === null ? "null" : quote(safeReferer(entry.referer))}}\n`;
 }
 
 /** Reports a failure of the audit writer (the caller logs it; audit lines never go missing silently). */
@@ -318,7 +270,7 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 }
 
 /**
- * The outputs of the audit log: `writeLines` queues lines (serialized by serializeAuditEntry,
+ * The outputs of the audit log: `writeLines` queues lines (written by request_json.ts,
  * a batch of requests at a time) for each output; nothing waits on I/O. `close` writes
  * everything still queued.
  */

@@ -4,13 +4,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  type AuditEntry,
   AuditLog,
   type RotatingFileOptions,
   RotatingFileWriter,
   safeReferer,
-  serializeAuditEntry,
 } from "./audit_log.ts";
+import { type AuditEntry, serializeAuditEntry } from "./_json_line_reference.ts";
 import { Logger } from "./log.ts";
 
 const ENTRY: AuditEntry = {

@@ -3,8 +3,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readBatch, RequestBatchWriter } from "./request_batch.ts";
-import type { RequestRecord } from "./request_lines.ts";
-import { requestRecord } from "./_request_record_arbitrary.ts";
+import { requestRecord, sampleRequest } from "./_request_record_arbitrary.ts";
 
 /** What a string looks like after UTF-8: a lone surrogate becomes U+FFFD (one unit, as before). */
 function wellFormed<T>(value: T): T {
@@ -41,23 +40,7 @@ Deno.test("RequestBatchWriter + readBatch: every record comes back as written (p
 });
 
 Deno.test("RequestBatchWriter reuses the buffers of a recycled batch, and only ones big enough", () => {
-  const record: RequestRecord = {
-    requestId: "r",
-    clientIp: "127.0.0.1",
-    method: "GET",
-    path: "/b/k",
-    bucket: "b",
-    status: 200,
-    bytes: 3,
-    cache: "HIT",
-    durationMs: 0.5,
-    code: undefined,
-    interrupted: false,
-    user: undefined,
-    key: "k",
-    userAgent: null,
-    referer: null,
-  };
+  const record = sampleRequest({ bytes: 3, durationMs: 0.5 });
   const writer = new RequestBatchWriter(2);
   writer.append(1, record);
   const first = writer.take();

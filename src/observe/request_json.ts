@@ -96,7 +96,7 @@ function ascii(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-// The fixed parts of the lines, in the order formatAccessLine and serializeAuditEntry write them.
+// The fixed parts of the lines, in the original's field order (_json_line_reference.ts spells it out).
 const ACCESS_START = ascii('{"ts":"');
 const ACCESS_REQUEST_ID = ascii('","level":"info","msg":"request","request_id":');
 const ACCESS_CLIENT_IP = ascii(',"client_ip":');
@@ -151,7 +151,7 @@ export interface JsonLines {
 
 /**
  * Appends the JSON access and/or audit line of every request in `batch` to `access` and
- * `audit`: byte for byte what formatAccessLine(ts, "json", ...) and serializeAuditEntry write
+ * `audit`: byte for byte what the reference serializers in _json_line_reference.ts write
  * for the same request (request_lines_test checks this on random requests).
  */
 export function writeJsonLines(

@@ -1,7 +1,6 @@
-// Owns what the request log records of a finished request, and the formatting of a batch of them into access and audit lines.
+// Owns what the request log records of a finished request, and a batch's pretty access lines (JSON lines: request_json.ts).
 
-import { type AccessEntry, formatAccessLine } from "./access_log.ts";
-import { serializeAuditEntry } from "./audit_log.ts";
+import { type AccessEntry, formatPrettyAccessLine } from "./access_log.ts";
 import { readBatch, type RequestBatch } from "./request_batch.ts";
 
 /** One finished request, as the access and audit logs record it. */
@@ -38,17 +37,9 @@ export interface RequestLines {
   audit: boolean;
 }
 
-/** A formatted batch: the text of each log (lines ending in "\n") and how many requests it held. */
-export interface FormattedBatch {
-  access: string;
-  audit: string;
-  records: number;
-}
-
-/** Formats every request of `batch` into its access and audit lines. */
-export function formatBatch(batch: RequestBatch, lines: RequestLines): FormattedBatch {
-  let access = "";
-  let audit = "";
+/** The pretty access lines (for people, `logging.format: pretty`) of every request in `batch`. */
+export function formatPrettyAccessLines(batch: RequestBatch): string {
+  let text = "";
   let lastMs = -1;
   let ts = "";
   for (const { endedAtMs, record } of readBatch(batch)) {
@@ -57,40 +48,24 @@ export function formatBatch(batch: RequestBatch, lines: RequestLines): Formatted
       lastMs = endedAtMs;
       ts = new Date(endedAtMs).toISOString();
     }
-    const durationMs = Math.round(record.durationMs * 1000) / 1000;
-    if (lines.access !== undefined) {
-      const entry: AccessEntry = {
-        request_id: record.requestId,
-        client_ip: record.clientIp,
-        method: record.method,
-        path: record.path,
-        bucket: record.bucket,
-        status: record.status,
-        bytes: record.bytes,
-        cache: record.cache,
-        duration_ms: durationMs,
-        code: record.code,
-        interrupted: record.interrupted ? true : undefined,
-      };
-      access += formatAccessLine(ts, lines.access, entry);
-    }
-    if (lines.audit) {
-      audit += serializeAuditEntry(ts, {
-        requestId: record.requestId,
-        clientIp: record.clientIp,
-        user: record.user,
-        bucket: record.bucket,
-        key: record.key,
-        method: record.method,
-        path: record.path,
-        status: record.status,
-        bytes: record.bytes,
-        durationMs,
-        cache: record.cache,
-        userAgent: record.userAgent,
-        referer: record.referer,
-      });
-    }
+    text += formatPrettyAccessLine(ts, accessEntry(record));
   }
-  return { access, audit, records: batch.records };
+  return text;
+}
+
+/** The access log's fields of a request, in the line's order. */
+export function accessEntry(record: RequestRecord): AccessEntry {
+  return {
+    request_id: record.requestId,
+    client_ip: record.clientIp,
+    method: record.method,
+    path: record.path,
+    bucket: record.bucket,
+    status: record.status,
+    bytes: record.bytes,
+    cache: record.cache,
+    duration_ms: Math.round(record.durationMs * 1000) / 1000,
+    code: record.code,
+    interrupted: record.interrupted ? true : undefined,
+  };
 }

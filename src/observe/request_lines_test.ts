@@ -3,13 +3,24 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { RequestBatchWriter } from "./request_batch.ts";
-import { requestRecord } from "./_request_record_arbitrary.ts";
-import { formatBatch, type RequestRecord } from "./request_lines.ts";
+import { requestRecord, sampleRequest } from "./_request_record_arbitrary.ts";
+import { formatPrettyAccessLines, type RequestRecord } from "./request_lines.ts";
+import { type RequestBatch } from "./request_batch.ts";
+import { ByteBuffer, type JsonLines, writeJsonLines } from "./request_json.ts";
 
 function batchOf(requests: [number, RequestRecord][]) {
   const writer = new RequestBatchWriter(4);
   for (const [endedAtMs, record] of requests) writer.append(endedAtMs, record);
   return writer.take();
+}
+
+/** The JSON lines the request log writes for `batch`, as text. */
+function jsonLines(batch: RequestBatch, lines: JsonLines) {
+  const access = new ByteBuffer(64);
+  const audit = new ByteBuffer(64);
+  writeJsonLines(batch, lines, access, audit);
+  const decode = (buffer: ByteBuffer) => new TextDecoder().decode(buffer.view());
+  return { access: decode(access), audit: decode(audit), records: batch.records };
 }
 
 function parseLines(text: string): Record<string, unknown>[] {
@@ -22,10 +33,10 @@ const requests = fc.array(
   { maxLength: 20 },
 );
 
-Deno.test("formatBatch(): one JSON access line per request, in order, with the request's fields (property)", () => {
+Deno.test("JSON lines: one access line per request, in order, with the request's fields (property)", () => {
   fc.assert(
     fc.property(requests, (list) => {
-      const formatted = formatBatch(batchOf(list), { access: "json", audit: false });
+      const formatted = jsonLines(batchOf(list), { access: true, audit: false });
       assert.equal(formatted.records, list.length);
       assert.equal(formatted.audit, "");
       const lines = parseLines(formatted.access);
@@ -55,10 +66,10 @@ Deno.test("formatBatch(): one JSON access line per request, in order, with the r
   );
 });
 
-Deno.test("formatBatch(): one audit line per request with the original's fields; no access lines when it is off (property)", () => {
+Deno.test("JSON lines: one audit line per request with the original's fields; no access lines when it is off (property)", () => {
   fc.assert(
     fc.property(requests, (list) => {
-      const formatted = formatBatch(batchOf(list), { access: undefined, audit: true });
+      const formatted = jsonLines(batchOf(list), { access: false, audit: true });
       assert.equal(formatted.access, "");
       const lines = parseLines(formatted.audit);
       assert.equal(lines.length, list.length);
@@ -84,28 +95,24 @@ Deno.test("formatBatch(): one audit line per request with the original's fields;
   );
 });
 
-Deno.test("formatBatch(): pretty access lines, and both logs at once", () => {
-  const record: RequestRecord = {
+Deno.test("formatPrettyAccessLines(), and an audit line with a Referer", () => {
+  const record = sampleRequest({
     requestId: "req-1",
     clientIp: "10.0.0.1",
-    method: "GET",
     path: "/b/photo.jpg",
-    bucket: "b",
-    status: 200,
     bytes: 2048,
     cache: "MISS",
     durationMs: 1.23456,
-    code: undefined,
-    interrupted: false,
     user: "alice",
     key: "photo.jpg",
     userAgent: "curl/8",
     referer: "https://site.example/page?token=SECRET#top",
-  };
+  });
   const endedAt = Date.UTC(2026, 10, 26, 12, 0, 0, 5);
-  const formatted = formatBatch(batchOf([[endedAt, record]]), { access: "pretty", audit: true });
+  const batch = batchOf([[endedAt, record]]);
+  const formatted = jsonLines(batch, { access: false, audit: true });
   assert.equal(
-    formatted.access,
+    formatPrettyAccessLines(batch),
     "2026-11-26T12:00:00.005Z INFO  request request_id=req-1 client_ip=10.0.0.1 method=GET " +
       "path=/b/photo.jpg bucket=b status=200 bytes=2048 cache=MISS duration_ms=1.235\n",
   );

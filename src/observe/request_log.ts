@@ -4,7 +4,7 @@ import type { AuditLogConfig, LogLevel } from "../config/types.ts";
 import { AuditLog } from "./audit_log.ts";
 import { type Logger, logsAt } from "./log.ts";
 import { type RequestBatch, RequestBatchWriter } from "./request_batch.ts";
-import { formatBatch, type RequestLines, type RequestRecord } from "./request_lines.ts";
+import { formatPrettyAccessLines, type RequestLines, type RequestRecord } from "./request_lines.ts";
 import { ByteBuffer, writeJsonLines } from "./request_json.ts";
 
 /** Where batches of requests go to be formatted and written. */
@@ -184,10 +184,7 @@ export class InlineRequestSink implements RequestBatchSink {
     );
     if (json) this.#logger.writeLines(this.#take(this.#access), batch.records);
     else if (this.#lines.access === "pretty") {
-      this.#logger.writeLines(
-        formatBatch(batch, { access: "pretty", audit: false }).access,
-        batch.records,
-      );
+      this.#logger.writeLines(formatPrettyAccessLines(batch), batch.records);
     }
     if (this.#lines.audit) this.#audit?.writeLines(this.#take(this.#auditLines), batch.records);
   }

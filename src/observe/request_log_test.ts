@@ -5,27 +5,12 @@ import { Logger } from "./log.ts";
 import { readBatch, type RequestBatch } from "./request_batch.ts";
 import { openRequestLog, type RequestBatchSink, RequestLog } from "./request_log.ts";
 import type { RequestRecord } from "./request_lines.ts";
+import { sampleRequest } from "./_request_record_arbitrary.ts";
 
 const LINES = { access: "json", audit: false } as const;
 
 function request(id: string): RequestRecord {
-  return {
-    requestId: id,
-    clientIp: "127.0.0.1",
-    method: "GET",
-    path: "/b/k",
-    bucket: "b",
-    status: 200,
-    bytes: 1,
-    cache: "HIT",
-    durationMs: 0.1,
-    code: undefined,
-    interrupted: false,
-    user: undefined,
-    key: "k",
-    userAgent: null,
-    referer: null,
-  };
+  return sampleRequest({ requestId: id });
 }
 
 /** A sink that keeps the ids of each batch; `hold` makes its writes wait until released. */
