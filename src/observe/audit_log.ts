@@ -2,7 +2,8 @@
 // in batches to a size- or day-rotated file and/or stdout, and flushed before the process exits.
 
 import type { AuditFileConfig, AuditLogConfig } from "../config/types.ts";
-import { joinChunks, type LineChunk, type Logger } from "./log.ts";
+import type { Logger } from "./log.ts";
+import { type LineChunk, LineQueue } from "./line_queue.ts";
 
 /** Longest user agent written: a header of 64 KiB must not make a 64 KiB audit line. */
 export const MAX_USER_AGENT = 1024;
@@ -70,14 +71,12 @@ export class RotatingFileWriter {
   readonly #options: RotatingFileOptions;
   readonly #now: () => number;
   readonly #flushIntervalMs: number;
-  readonly #maxPendingBytes: number;
-  readonly #encoder = new TextEncoder();
+  /** Lines waiting for the next write, bounded by maxPendingBytes. */
+  readonly #pending: LineQueue;
   #file: Deno.FsFile | undefined;
   #size = 0;
   /** The UTC day (epoch ms / DAY_MS) the current file's lines belong to. */
   #day = 0;
-  #pending: LineChunk[] = [];
-  #pendingBytes = 0;
   #writing: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #dropped = 0;
@@ -87,8 +86,9 @@ export class RotatingFileWriter {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#flushIntervalMs = options.flushIntervalMs ?? 50;
-    this.#maxPendingBytes = options.maxPendingBytes ??
-      Math.max(64 * 1024 * 1024, 8 * options.batchBytes);
+    this.#pending = new LineQueue(
+      options.maxPendingBytes ?? Math.max(64 * 1024 * 1024, 8 * options.batchBytes),
+    );
   }
 
   /**
@@ -119,13 +119,11 @@ export class RotatingFileWriter {
 
   /** Queues `lines` whole lines (the text ends in "\n"); never waits on I/O. */
   write(text: LineChunk, lines = 1): void {
-    if (this.#closed || this.#pendingBytes + text.length > this.#maxPendingBytes) {
+    if (this.#closed || !this.#pending.push(text)) {
       this.#dropped += lines;
       return;
     }
-    this.#pending.push(text);
-    this.#pendingBytes += text.length;
-    if (this.#pendingBytes >= this.#options.batchBytes) this.#startDrain();
+    if (this.#pending.length >= this.#options.batchBytes) this.#startDrain();
     else if (this.#timer === undefined && this.#writing === undefined) {
       this.#timer = setTimeout(() => this.#startDrain(), this.#flushIntervalMs);
     }
@@ -188,10 +186,7 @@ export class RotatingFileWriter {
   async #drain(): Promise<void> {
     try {
       while (this.#pending.length > 0) {
-        const lines = this.#pending;
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        const bytes = joinChunks(lines, this.#encoder);
+        const bytes = this.#pending.take();
         try {
           await this.#writeBatch(bytes);
         } catch (error) {

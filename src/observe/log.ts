@@ -1,6 +1,7 @@
 // Owns structured logging: JSON (or pretty) lines, level filtering, redaction and non-blocking writes.
 
 import type { LogLevel } from "../config/types.ts";
+import { type LineChunk, LineQueue } from "./line_queue.ts";
 
 const LEVEL_RANK: Record<LogLevel, number> = {
   trace: 10,
@@ -9,26 +10,6 @@ const LEVEL_RANK: Record<LogLevel, number> = {
   warn: 40,
   error: 50,
 };
-
-/** Lines waiting to be written: text, or lines already encoded (the log thread's JSON lines). */
-export type LineChunk = string | Uint8Array;
-
-/** The chunks as one buffer to write (text encoded as UTF-8), in order. */
-export function joinChunks(chunks: readonly LineChunk[], encoder: TextEncoder): Uint8Array {
-  let text = true;
-  for (const chunk of chunks) if (typeof chunk !== "string") text = false;
-  if (text) return encoder.encode(chunks.join(""));
-  const parts = chunks.map((chunk) => typeof chunk === "string" ? encoder.encode(chunk) : chunk);
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /** True when a logger at `configured` level writes lines of `level`. */
 export function logsAt(configured: LogLevel, level: LogLevel): boolean {
@@ -64,6 +45,8 @@ export interface LoggerOptions {
 
 /** A batch this large is written without waiting for the flush interval. */
 const FLUSH_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Field names whose values never reach a log, whatever the caller passed: the second line of
@@ -121,14 +104,11 @@ export class Logger {
   readonly format: "json" | "pretty";
   #rank: number;
   #sink: LogSink;
-  #pending: LineChunk[] = [];
-  #pendingBytes = 0;
-  #maxBufferedBytes: number;
+  readonly #pending: LineQueue;
   #dropped = 0;
   #writing: Promise<void> | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #flushIntervalMs: number;
-  #encoder = new TextEncoder();
   readonly #clock = new IsoClock();
   readonly #beforeFlush: (() => void)[] = [];
 
@@ -137,7 +117,7 @@ export class Logger {
     this.format = options.format;
     this.#rank = LEVEL_RANK[options.level];
     this.#sink = options.sink ?? Deno.stdout;
-    this.#maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+    this.#pending = new LineQueue(options.maxBufferedBytes ?? 8 * 1024 * 1024);
     this.#flushIntervalMs = options.flushIntervalMs ?? 20;
   }
 
@@ -208,13 +188,11 @@ export class Logger {
   }
 
   #enqueue(line: LineChunk, lines: number): void {
-    if (this.#pendingBytes + line.length > this.#maxBufferedBytes) {
+    if (!this.#pending.push(line)) {
       this.#dropped += lines;
       return;
     }
-    this.#pending.push(line);
-    this.#pendingBytes += line.length;
-    if (this.#pendingBytes >= FLUSH_BYTES) this.#startDrain();
+    if (this.#pending.length >= FLUSH_BYTES) this.#startDrain();
     else if (this.#flushTimer === undefined && this.#writing === undefined) {
       this.#flushTimer = setTimeout(() => this.#startDrain(), this.#flushIntervalMs);
     }
@@ -237,6 +215,7 @@ export class Logger {
     try {
       // Dropped lines are reported even when nothing else waits (a line larger than the buffer).
       while (this.#pending.length > 0 || this.#dropped > 0) {
+        if (this.#pending.length > 0) await this.#write(this.#pending.take());
         if (this.#dropped > 0) {
           const note = JSON.stringify({
             ts: this.#clock.now(),
@@ -245,26 +224,21 @@ export class Logger {
             dropped: this.#dropped,
           });
           this.#dropped = 0;
-          this.#pending.push(note + "\n");
+          // Written on its own, after the lines that were kept: the queue may be full.
+          await this.#write(encoder.encode(note + "\n"));
         }
-        const chunks = this.#pending;
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        if (this.#sink.writeText !== undefined) {
-          // The log thread's sink: only the main thread's logger uses it, with text lines only.
-          const decoder = new TextDecoder();
-          await this.#sink.writeText(
-            chunks.map((chunk) => typeof chunk === "string" ? chunk : decoder.decode(chunk)).join(
-              "",
-            ),
-          );
-        } else await writeAll(this.#sink, joinChunks(chunks, this.#encoder));
       }
     } catch {
       // A closed stdout (the reader went away) must not crash the gateway; lines are lost.
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      this.#pending.clear();
     }
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    if (this.#sink.writeText !== undefined) {
+      // The log thread's sink: only the main thread's logger uses it (its rare text lines).
+      await this.#sink.writeText(decoder.decode(bytes));
+    } else await writeAll(this.#sink, bytes);
   }
 
   #drained(): void {

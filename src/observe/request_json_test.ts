@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { requestRecord } from "./_request_record_arbitrary.ts";
 import { RequestBatchWriter } from "./request_batch.ts";
-import { ByteBuffer, writeJsonLines } from "./request_json.ts";
+import { ByteBuffer } from "./byte_buffer.ts";
+import { writeJsonLines } from "./request_json.ts";
 import { referenceJsonLines } from "./_json_line_reference.ts";
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

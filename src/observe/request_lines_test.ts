@@ -6,7 +6,8 @@ import { RequestBatchWriter } from "./request_batch.ts";
 import { requestRecord, sampleRequest } from "./_request_record_arbitrary.ts";
 import { formatPrettyAccessLines, type RequestRecord } from "./request_lines.ts";
 import { type RequestBatch } from "./request_batch.ts";
-import { ByteBuffer, type JsonLines, writeJsonLines } from "./request_json.ts";
+import { ByteBuffer } from "./byte_buffer.ts";
+import { type JsonLines, writeJsonLines } from "./request_json.ts";
 
 function batchOf(requests: [number, RequestRecord][]) {
   const writer = new RequestBatchWriter(4);

@@ -5,7 +5,8 @@ import { AuditLog } from "./audit_log.ts";
 import { type Logger, logsAt } from "./log.ts";
 import { type RequestBatch, RequestBatchWriter } from "./request_batch.ts";
 import { formatPrettyAccessLines, type RequestLines, type RequestRecord } from "./request_lines.ts";
-import { ByteBuffer, writeJsonLines } from "./request_json.ts";
+import { ByteBuffer } from "./byte_buffer.ts";
+import { writeJsonLines } from "./request_json.ts";
 
 /** Where batches of requests go to be formatted and written. */
 export interface RequestBatchSink {
@@ -182,18 +183,14 @@ export class InlineRequestSink implements RequestBatchSink {
       this.#access,
       this.#auditLines,
     );
-    if (json) this.#logger.writeLines(this.#take(this.#access), batch.records);
+    // The writers copy the lines into their queues at once, so the buffers are reused.
+    if (json) this.#logger.writeLines(this.#access.view(), batch.records);
     else if (this.#lines.access === "pretty") {
       this.#logger.writeLines(formatPrettyAccessLines(batch), batch.records);
     }
-    if (this.#lines.audit) this.#audit?.writeLines(this.#take(this.#auditLines), batch.records);
-  }
-
-  /** The lines in `buffer`, copied out (the writers keep them until written); the buffer is reset. */
-  #take(buffer: ByteBuffer): Uint8Array {
-    const bytes = buffer.view().slice();
-    buffer.length = 0;
-    return bytes;
+    if (this.#lines.audit) this.#audit?.writeLines(this.#auditLines.view(), batch.records);
+    this.#access.length = 0;
+    this.#auditLines.length = 0;
   }
 
   async flush(): Promise<void> {
