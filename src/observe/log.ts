@@ -38,13 +38,18 @@ export interface LoggerOptions {
   /**
    * How long lines may wait to be written together, in ms. One write per request would cost a
    * syscall per request; batching for a few ms costs nothing a reader of logs would notice.
-   * Default 20; a batch of 64 KiB is written at once.
+   * Default 20; a batch of 1 MiB is written at once.
    */
   flushIntervalMs?: number;
 }
 
-/** A batch this large is written without waiting for the flush interval. */
-const FLUSH_BYTES = 64 * 1024;
+/**
+ * A batch this large is written without waiting for the flush interval. Large, because each
+ * write costs the request thread about 13 µs in Deno whatever its size (an async write is handed
+ * to another thread; measured on Deno 2.9.6 for 1 KiB to 1 MiB): at 30k requests a second,
+ * 64 KiB of access lines meant ~115 writes a second, where the 20 ms interval alone makes 50.
+ */
+const FLUSH_BYTES = 1024 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
