@@ -81,6 +81,7 @@ export function writeJsonLines(
   const ends = new Int32Array(STRINGS);
   let position = 0;
   let lastMs = -1;
+  const duration = new ByteBuffer(32);
   let ts: Uint8Array = NULL_BYTES;
   const field = (out: ByteBuffer, which: number) =>
     out.putJsonString(text, starts[which]!, ends[which]!);
@@ -108,7 +109,9 @@ export function writeJsonLines(
     }
     const status = numbers[at + 1]!;
     const bytes = numbers[at + 2]!;
-    const durationMs = Math.round(numbers[at + 3]! * 1000) / 1000;
+    // Formatted once for both lines.
+    duration.length = 0;
+    duration.putThousandths(numbers[at + 3]!);
     if (lines.access) {
       access.put(ACCESS_START);
       access.put(ts);
@@ -134,7 +137,7 @@ export function writeJsonLines(
         field(access, 5);
       }
       access.put(ACCESS_DURATION);
-      access.putNumber(durationMs);
+      access.putBuffer(duration);
       if (ends[6] !== UNDEFINED) {
         access.put(ACCESS_CODE);
         field(access, 6);
@@ -165,7 +168,7 @@ export function writeJsonLines(
       if (bytes === -1) audit.put(NULL_BYTES);
       else audit.putNumber(bytes);
       audit.put(AUDIT_DURATION);
-      audit.putNumber(durationMs);
+      audit.putBuffer(duration);
       audit.put(AUDIT_CACHE);
       if (ends[5] === UNDEFINED || ends[5] === NULL) audit.put(NULL_BYTES);
       else audit.put(auditCacheStatus(text, starts[5]!, ends[5]!));

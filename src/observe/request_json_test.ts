@@ -34,17 +34,3 @@ Deno.test("writeJsonLines() writes exactly what the reference serializers write,
     { numRuns: 1000 },
   );
 });
-
-Deno.test("ByteBuffer.putNumber() writes what String() writes", () => {
-  fc.assert(
-    fc.property(
-      fc.oneof(fc.nat(), fc.maxSafeNat(), fc.double({ noNaN: true }), fc.integer()),
-      (value) => {
-        const buffer = new ByteBuffer(1);
-        buffer.putNumber(value);
-        assert.equal(decode(buffer.view()), Number.isFinite(value) ? String(value) : "null");
-      },
-    ),
-    { numRuns: 2000 },
-  );
-});
