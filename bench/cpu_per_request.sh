@@ -44,8 +44,9 @@ free_ports 5
 P_ORIGIN="${PORTS[0]}" P_PASS="${PORTS[1]}" P_GATEWAY="${PORTS[2]}" P_METRICS="${PORTS[3]}"
 P_LOGGED="${PORTS[4]}"
 
-# The origin answers every path with 1 KiB (Content-Length), like S3 answering a small GET.
-start origin env PORT="$P_ORIGIN" SIZE=1024 \
+# The origin answers every path with 1 KiB (Content-Length) and S3's headers, like S3 answering a
+# small GET: the proxies pass, store and replay what they would with S3.
+start origin env PORT="$P_ORIGIN" SIZE=1024 S3_HEADERS=1 \
   taskset -c 0 deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
 PID_ORIGIN=$LAST_PID
 start deno_pass env PORT="$P_PASS" ORIGIN="http://127.0.0.1:$P_ORIGIN" \

@@ -57,7 +57,8 @@ free_ports 4
 P_ORIGIN="${PORTS[0]}" P_OFF="${PORTS[1]}" P_ON="${PORTS[2]}" P_METRICS="${PORTS[3]}"
 
 # --- origin: any fast HTTP server; after the first request both gateways answer from memory ------
-start origin env PORT="$P_ORIGIN" SIZE="$SIZE" \
+# It sends S3's headers for a GET, so the gateways store and replay what they would from S3.
+start origin env PORT="$P_ORIGIN" SIZE="$SIZE" S3_HEADERS=1 \
   deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
 PID_ORIGIN=$LAST_PID
 wait_http "http://127.0.0.1:$P_ORIGIN/" 30 "$PID_ORIGIN" || { log "origin did not start"; cat "$TMP/origin.log" >&2; exit 1; }
