@@ -13,7 +13,7 @@ STREAM_CONNECTIONS="${STREAM_CONNECTIONS:-4}"
 THREADS="${THREADS:-1}"
 SKIP_GATEWAY="${SKIP_GATEWAY:-0}"
 KEEP_TMP="${KEEP_TMP:-0}"
-# logging.writer of the gateways (auto: the access lines are written by a log thread with 4+ CPUs).
+# logging.writer of the gateways (auto: the access lines are written by a log thread with 2+ CPUs).
 WRITER="${WRITER:-auto}"
 ROUNDS="${ROUNDS:-3}"
 PAIRS="${PAIRS:-8}"

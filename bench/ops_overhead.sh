@@ -6,7 +6,7 @@
 #                                 THREADS=1 AUDIT=auto|on|off SCRAPE_EVERY=1 ON_FEATURES=metrics,access,audit
 #                                 WRITER=auto|thread|inline KEEP_TMP=1)
 #   WRITER       logging.writer of both gateways (the "on" one formats its access and audit lines
-#                on a log thread with thread, or auto with 4+ CPUs; in the request thread with inline)
+#                on a log thread with thread, or auto with 2+ CPUs; in the request thread with inline)
 #   ON_FEATURES  which features the "on" gateway has (default all three; name fewer to find which one costs)
 #   AUDIT=auto  add an audit_log block to the "on" gateway if `validate-config` accepts it (default)
 #   AUDIT=on    require it (exit 2 if this build rejects it); AUDIT=off never add it

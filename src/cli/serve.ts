@@ -78,13 +78,14 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
 }
 
 /** CPUs from which `logging.writer: auto` runs the log thread. */
-export const LOG_THREAD_MIN_CPUS = 4;
+export const LOG_THREAD_MIN_CPUS = 2;
 
 /**
- * Whether the log thread runs. It takes ~1.7 µs per cache hit off the request thread when a CPU
- * is free for it, but costs more CPU in all (a hand-over per batch, its own event loop): on 2
- * CPUs shared with a load generator, bench/ops_overhead.sh measured it below writing inline.
- * So `auto` runs it only where a spare CPU is likely.
+ * Whether the log thread runs. It takes ~1.7 µs per cache hit off the request thread and costs
+ * somewhat more CPU in all (a hand-over per batch, its own event loop), which a second CPU
+ * absorbs: on 2 CPUs shared with wrk, bench/ops_overhead.sh measured on/off 0.920-0.939 with the
+ * thread against 0.872-0.890 inline (session 7). With one CPU the thread would compete with the
+ * requests, so `auto` writes inline there.
  */
 export function usesLogThread(
   writer: LogWriter | undefined,

@@ -438,7 +438,7 @@ export interface LoggingConfig {
   format: "json" | "pretty";
   /**
    * `thread`: a log thread formats and writes the access and audit lines (and all of stdout);
-   * `inline`: the request thread does; `auto` (default): thread with 4 CPUs or more.
+   * `inline`: the request thread does; `auto` (default): thread with 2 CPUs or more.
    */
   writer?: LogWriter;
 }
