@@ -85,7 +85,8 @@ export const LOG_THREAD_MIN_CPUS = 2;
  * somewhat more CPU in all (a hand-over per batch, its own event loop), which a second CPU
  * absorbs: on 2 CPUs shared with wrk, bench/ops_overhead.sh measured on/off 0.920-0.939 with the
  * thread against 0.872-0.890 inline (session 7). With one CPU the thread would compete with the
- * requests, so `auto` writes inline there.
+ * requests, so `auto` writes inline there. The count is what the process may use
+ * (navigator.hardwareConcurrency follows its CPU affinity: `taskset -c 1` makes it 1).
  */
 export function usesLogThread(
   writer: LogWriter | undefined,
