@@ -38,8 +38,8 @@ export class ByteBuffer {
     this.length += source.length;
   }
 
-  put(source: Uint8Array): void {
-    const length = source.length;
+  /** Appends the first `length` bytes of `source` (all of it by default). */
+  put(source: Uint8Array, length = source.length): void {
     this.ensure(length);
     const bytes = this.bytes;
     let at = this.length;
@@ -109,15 +109,9 @@ export class ByteBuffer {
     this.length = at;
   }
 
-  /** Appends what `other` holds. */
+  /** Appends what `other` holds (no view of it is made). */
   putBuffer(other: ByteBuffer): void {
-    const length = other.length;
-    this.ensure(length);
-    const bytes = this.bytes;
-    const source = other.bytes;
-    let at = this.length;
-    for (let i = 0; i < length; i++) bytes[at++] = source[i]!;
-    this.length = at;
+    this.put(other.bytes, other.length);
   }
 
   /**
