@@ -2,7 +2,7 @@
 # Owns the load comparison: the gateway measured against nginx and minimal-Deno anchors in one run (DESIGN §5).
 #
 # Usage: bench/load.sh            (from anywhere; env: DURATION=10 ROUNDS=3 WARMUP=2 CONNECTIONS=50
-#                                  STREAM_CONNECTIONS=4 THREADS=1 PAIRS=8 PAIR_SLICE=2
+#                                  STREAM_CONNECTIONS=4 THREADS=1 PAIRS=12 PAIR_SLICE=1
 #                                  SKIP_GATEWAY=1 KEEP_TMP=1 WRITER=auto|thread|inline)
 # Everything listens on 127.0.0.1 on free ports and is stopped on exit.
 set -euo pipefail
@@ -16,8 +16,8 @@ KEEP_TMP="${KEEP_TMP:-0}"
 # logging.writer of the gateways (auto: the access lines are written by a log thread with 2+ CPUs).
 WRITER="${WRITER:-auto}"
 ROUNDS="${ROUNDS:-3}"
-PAIRS="${PAIRS:-8}"
-PAIR_SLICE="${PAIR_SLICE:-2}"
+PAIRS="${PAIRS:-12}"
+PAIR_SLICE="${PAIR_SLICE:-1}"
 WARMUP="${WARMUP:-2}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -324,8 +324,9 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-# Paired slices: each gateway row and its anchor, back to back in short slices (order swapped
-# every pair), so a slow phase of the host lands on both sides of a ratio instead of on one row.
+# Paired slices: each gateway row and its anchor, back to back in short slices ordered A B B A
+# (which side goes first swaps every pair), so a slow phase of the host, or one that drifts during
+# the pair, lands on both sides of a ratio instead of on one row.
 pair_rps() { # pair_rps <connections> <url>: req/s of one PAIR_SLICE-second wrk run
   # A failed run counts as 0 req/s (shown in its pair), never as the end of the script.
   { wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" "$2" 2>/dev/null || true; } |
@@ -342,16 +343,21 @@ if [ "$GATEWAY_CACHED_OK" = 1 ]; then
     "gateway cache hit / nginx proxy_cache hit|0.65|http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH|http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH")
 fi
 if [ "$PAIRS" -gt 0 ] && [ "${#PAIR_SPECS[@]}" -gt 0 ]; then
-  log "paired slices: $PAIRS x ${PAIR_SLICE}s per side"
+  log "paired slices: $PAIRS pairs of 2 x ${PAIR_SLICE}s per side (A B B A)"
   for pair in $(seq "$PAIRS"); do
     for spec in "${PAIR_SPECS[@]}"; do
       IFS='|' read -r label _ gw_url anchor_url <<<"$spec"
+      # A B B A: a host whose speed drifts during the pair slows both sides alike.
       if [ $((pair % 2)) = 1 ]; then
-        g="$(pair_rps "$C" "$gw_url")" a="$(pair_rps "$C" "$anchor_url")"
+        g1="$(pair_rps "$C" "$gw_url")" a1="$(pair_rps "$C" "$anchor_url")"
+        a2="$(pair_rps "$C" "$anchor_url")" g2="$(pair_rps "$C" "$gw_url")"
       else
-        a="$(pair_rps "$C" "$anchor_url")" g="$(pair_rps "$C" "$gw_url")"
+        a1="$(pair_rps "$C" "$anchor_url")" g1="$(pair_rps "$C" "$gw_url")"
+        g2="$(pair_rps "$C" "$gw_url")" a2="$(pair_rps "$C" "$anchor_url")"
       fi
-      printf '%s\t%s\t%s\t%s\n' "$label" "$pair" "${g:-0}" "${a:-0}" >>"$PAIRED"
+      printf '%s\t%s\t%s\t%s\n' "$label" "$pair" \
+        "$(awk -v x="${g1:-0}" -v y="${g2:-0}" 'BEGIN { print (x + y) / 2 }')" \
+        "$(awk -v x="${a1:-0}" -v y="${a2:-0}" 'BEGIN { print (x + y) / 2 }')" >>"$PAIRED"
     done
   done
 fi
@@ -425,8 +431,8 @@ awk -F'\t' '
   }' "$RESULTS"
 if [ -s "$PAIRED" ]; then
   echo
-  echo "Paired slices: $PAIRS pairs of ${PAIR_SLICE}s runs, gateway and anchor back to back (order swapped" \
-    "each pair); median of the per-pair req/s ratios"
+  echo "Paired slices: $PAIRS pairs of ${PAIR_SLICE}s runs in the order A B B A (gateway and anchor swap" \
+    "places each pair); median of the per-pair req/s ratios, and their quartiles"
   for spec in "${PAIR_SPECS[@]}"; do
     IFS='|' read -r label target _ _ <<<"$spec"
     awk -F'\t' -v label="$label" -v target="$target" '
@@ -435,7 +441,8 @@ if [ -s "$PAIRED" ]; then
         if (n == 0) exit
         for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
         m = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
-        printf "%-44s %.3fx  (target >= %.2fx)%s\n    per pair:%s\n", label ":", m, target, (m >= target ? "" : "  BELOW TARGET"), all
+        q1 = r[int((n + 3) / 4)]; q3 = r[n + 1 - int((n + 3) / 4)]
+        printf "%-44s %.3fx  (target >= %.2fx)%s\n    quartiles: %.2f .. %.2f   per pair:%s\n", label ":", m, target, (m >= target ? "" : "  BELOW TARGET"), q1, q3, all
       }' "$PAIRED"
   done
 fi
