@@ -18,6 +18,8 @@ WRITER="${WRITER:-auto}"
 ROUNDS="${ROUNDS:-3}"
 PAIRS="${PAIRS:-12}"
 PAIR_SLICE="${PAIR_SLICE:-1}"
+# A pair is steady when each side's two slices differ by at most this fraction of their mean.
+STEADY_SPREAD="${STEADY_SPREAD:-0.15}"
 WARMUP="${WARMUP:-2}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -332,7 +334,7 @@ pair_rps() { # pair_rps <connections> <url>: req/s of one PAIR_SLICE-second wrk 
   { wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" "$2" 2>/dev/null || true; } |
     awk '/^Requests\/sec:/ { print $2 }'
 }
-PAIRED="$TMP/paired.tsv" # comparison \t pair \t gateway req/s \t anchor req/s
+PAIRED="$TMP/paired.tsv" # comparison \t pair \t gateway req/s (2 slices) \t anchor req/s (2 slices)
 : >"$PAIRED"
 PAIR_SPECS=()
 [ "$GATEWAY_OK" = 1 ] && PAIR_SPECS+=(
@@ -355,9 +357,7 @@ if [ "$PAIRS" -gt 0 ] && [ "${#PAIR_SPECS[@]}" -gt 0 ]; then
         a1="$(pair_rps "$C" "$anchor_url")" g1="$(pair_rps "$C" "$gw_url")"
         g2="$(pair_rps "$C" "$gw_url")" a2="$(pair_rps "$C" "$anchor_url")"
       fi
-      printf '%s\t%s\t%s\t%s\n' "$label" "$pair" \
-        "$(awk -v x="${g1:-0}" -v y="${g2:-0}" 'BEGIN { print (x + y) / 2 }')" \
-        "$(awk -v x="${a1:-0}" -v y="${a2:-0}" 'BEGIN { print (x + y) / 2 }')" >>"$PAIRED"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$pair" "${g1:-0}" "${g2:-0}" "${a1:-0}" "${a2:-0}" >>"$PAIRED"
     done
   done
 fi
@@ -432,17 +432,28 @@ awk -F'\t' '
 if [ -s "$PAIRED" ]; then
   echo
   echo "Paired slices: $PAIRS pairs of ${PAIR_SLICE}s runs in the order A B B A (gateway and anchor swap" \
-    "places each pair); median of the per-pair req/s ratios, and their quartiles"
+    "places each pair); median of the per-pair req/s ratios, and their quartiles. * marks a pair in" \
+    "which one side's two slices differ by more than $(awk -v x="$STEADY_SPREAD" 'BEGIN { print x * 100 }')%"
   for spec in "${PAIR_SPECS[@]}"; do
     IFS='|' read -r label target _ _ <<<"$spec"
-    awk -F'\t' -v label="$label" -v target="$target" '
-      $1 == label && $4 > 0 { r[++n] = $3 / $4; all = all sprintf(" %.2f", $3 / $4) }
+    awk -F'\t' -v label="$label" -v target="$target" -v steady_max="$STEADY_SPREAD" '
+      function sort_(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } }
+      function median_(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+      function spread(x, y) { return x + y > 0 ? 2 * (x > y ? x - y : y - x) / (x + y) : 1 }
+      $1 == label && $5 + $6 > 0 {
+        ratio = ($3 + $4) / ($5 + $6); r[++n] = ratio; all = all sprintf(" %.2f", ratio)
+        # Steady: each side ran at about one speed in its two slices, so the host did not change
+        # pace in the middle of the pair.
+        if (spread($3, $4) <= steady_max && spread($5, $6) <= steady_max) s[++k] = ratio
+        else all = all "*"
+      }
       END {
         if (n == 0) exit
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
-        m = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+        sort_(r, n); m = median_(r, n)
         q1 = r[int((n + 3) / 4)]; q3 = r[n + 1 - int((n + 3) / 4)]
         printf "%-44s %.3fx  (target >= %.2fx)%s\n    quartiles: %.2f .. %.2f   per pair:%s\n", label ":", m, target, (m >= target ? "" : "  BELOW TARGET"), q1, q3, all
+        if (k > 0) { sort_(s, k); printf "    steady pairs (%d of %d): median %.3fx\n", k, n, median_(s, k) }
+        else printf "    steady pairs: none (the host changed pace within every pair)\n"
       }' "$PAIRED"
   done
 fi
