@@ -438,8 +438,19 @@ function findHeadEnd(connection: Connection): number {
   return -1;
 }
 
-/** Bytes to a string one char per byte (header values are bytes, as fetch's Headers keep them). */
-function latin1(buf: Uint8Array, start: number, end: number): string {
+const ASCII_DECODER = new TextDecoder();
+
+/**
+ * Bytes to a string one char per byte (header values are bytes, as fetch's Headers keep them).
+ * A head of ASCII only, as S3 sends, is decoded natively: String.fromCharCode.apply first copies
+ * every byte into an arguments array, about 1.1 µs and 3 KiB of garbage for a 400-byte head,
+ * where the scan and TextDecoder take about 0.27 µs (deno bench, session 8).
+ */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  let high = 0;
+  for (let i = start; i < end; i++) high |= buf[i]!;
+  // UTF-8 and Latin-1 agree on ASCII; any other byte takes the byte-per-char path below.
+  if (high < 0x80) return ASCII_DECODER.decode(buf.subarray(start, end));
   let text = "";
   for (let i = start; i < end; i += 4096) {
     text += String.fromCharCode.apply(

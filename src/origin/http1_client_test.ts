@@ -7,6 +7,7 @@ import {
   BUFFERED_BODY_MAX_BYTES,
   Http1Client,
   type Http1RequestInit,
+  latin1 as decodeHeadBytes,
   NATIVE_PIPE_MIN_BYTES,
   parseHead,
   requestHead,
@@ -1601,4 +1602,24 @@ Deno.test("a streamed body dropped unread has its socket closed once the stream 
   const stderr = new TextDecoder().decode(output.stderr);
   assert.equal(output.code, 0, stderr);
   assert.equal(new TextDecoder().decode(output.stdout).trim(), "true", stderr);
+});
+
+Deno.test("head bytes decode one char per byte, ASCII or not, at any offset and length", () => {
+  const anyBytes = fc.uint8Array({ maxLength: 9000 });
+  const asciiBytes = fc.uint8Array({ max: 0x7f, maxLength: 600 });
+  fc.assert(
+    fc.property(
+      fc.oneof(anyBytes, asciiBytes),
+      fc.nat(),
+      fc.nat(),
+      (bytes, a, b) => {
+        const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
+        const end = start + (bytes.length - start === 0 ? 0 : b % (bytes.length - start + 1));
+        assert.equal(decodeHeadBytes(bytes, start, end), latin1(bytes.subarray(start, end)));
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // The byte that UTF-8 would read differently, alone among ASCII.
+  assert.equal(decodeHeadBytes(bytesOf("ab\xe9c"), 0, 4), "ab\xe9c");
 });
