@@ -207,13 +207,14 @@ export class InlineRequestSink implements RequestBatchSink {
 /** Requests per batch when the batch is formatted in the request thread. */
 export const INLINE_BATCH_RECORDS = 64;
 /**
- * With the log thread: a batch goes every 100 ms, or at 4096 requests. Each hand-over is a
- * postMessage and a reply, which in Deno cost the request thread some 50-100 µs whatever the
- * batch's size (session 8: 5-13 ms a second at 20 ms batches and 25k requests/s); 100 ms is still
- * well within what a reader of the access log notices.
+ * With the log thread: a batch goes every 20 ms, or at 2048 requests. Each hand-over is a
+ * postMessage and a reply (some 50-100 µs of the request thread in Deno, whatever the size), but
+ * longer batches make the log thread work in longer bursts: at 100 ms the p99 of 1 KiB hits rose
+ * from 3.36 to 3.64 ms (8 alternating 3 s runs each, session 8) on a 2-CPU host where the clients
+ * share a CPU with the log thread, for no throughput measurable above the noise.
  */
-export const THREAD_BATCH_RECORDS = 4096;
-export const THREAD_HAND_OVER_MS = 100;
+export const THREAD_BATCH_RECORDS = 2048;
+export const THREAD_HAND_OVER_MS = 20;
 
 /** Which lines requests get: the access line when info is logged, the audit line when it is on. */
 export function requestLinesFor(
@@ -250,7 +251,7 @@ export async function openRequestLog(
     maxBatchRecords: thread === undefined ? INLINE_BATCH_RECORDS : THREAD_BATCH_RECORDS,
     flushIntervalMs: thread === undefined ? undefined : THREAD_HAND_OVER_MS,
     // With the log thread, lines logged before a batch of requests is handed over go first:
-    // stdout keeps their order but for lines logged while the batch filled (at most 100 ms).
+    // stdout keeps their order but for lines logged while the batch filled (at most 20 ms).
     // Inline, the access lines join the logger's own queue behind those lines, so the order
     // holds without that: starting a write there for every 64 requests cost a cache hit about
     // 1.7 µs (ad-hoc pinned measurement, session 7).
