@@ -21,6 +21,17 @@ export interface RequestBatchSink {
   close(): Promise<void>;
 }
 
+/**
+ * A batch goes every 20 ms, or at 2048 requests. With the log thread each hand-over is a
+ * postMessage and a reply, which cost the request thread tens to a few hundred µs in Deno whatever
+ * the batch's size; but longer batches make the log thread work in longer bursts. At 100 ms the
+ * p99 of 1 KiB hits rose from 3.36 to 3.64 ms (ad hoc, 8 alternating 3 s wrk runs each, session 8)
+ * on a 2-CPU host where the clients share a CPU with the log thread, for no throughput measurable
+ * above the noise.
+ */
+const DEFAULT_FLUSH_INTERVAL_MS = 20;
+const DEFAULT_MAX_BATCH_RECORDS = 2048;
+
 export interface RequestLogOptions {
   /** How long requests may wait to be handed over, in ms. Default 20. */
   flushIntervalMs?: number;
@@ -63,8 +74,8 @@ export class RequestLog {
   constructor(lines: RequestLines, sink: RequestBatchSink, options: RequestLogOptions = {}) {
     this.lines = lines;
     this.#sink = sink;
-    this.#flushIntervalMs = options.flushIntervalMs ?? 20;
-    this.#maxBatchRecords = options.maxBatchRecords ?? 2048;
+    this.#flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.#maxBatchRecords = options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
     this.#maxInFlight = options.maxBatchesInFlight ?? 16;
     this.#onDropped = options.onDropped;
     this.#beforeHandOver = options.beforeHandOver;
@@ -206,15 +217,6 @@ export class InlineRequestSink implements RequestBatchSink {
 
 /** Requests per batch when the batch is formatted in the request thread. */
 export const INLINE_BATCH_RECORDS = 64;
-/**
- * With the log thread: a batch goes every 20 ms, or at 2048 requests. Each hand-over is a
- * postMessage and a reply (some 50-100 µs of the request thread in Deno, whatever the size), but
- * longer batches make the log thread work in longer bursts: at 100 ms the p99 of 1 KiB hits rose
- * from 3.36 to 3.64 ms (8 alternating 3 s runs each, session 8) on a 2-CPU host where the clients
- * share a CPU with the log thread, for no throughput measurable above the noise.
- */
-export const THREAD_BATCH_RECORDS = 2048;
-export const THREAD_HAND_OVER_MS = 20;
 
 /** Which lines requests get: the access line when info is logged, the audit line when it is on. */
 export function requestLinesFor(
@@ -248,8 +250,7 @@ export async function openRequestLog(
   const log = new RequestLog(lines, sink, {
     // Formatted in this thread, a batch is a pause for every request waiting: 64 requests take
     // some 50 µs, where a full 20 ms batch under load (hundreds) would show in the p99.
-    maxBatchRecords: thread === undefined ? INLINE_BATCH_RECORDS : THREAD_BATCH_RECORDS,
-    flushIntervalMs: thread === undefined ? undefined : THREAD_HAND_OVER_MS,
+    maxBatchRecords: thread === undefined ? INLINE_BATCH_RECORDS : undefined,
     // With the log thread, lines logged before a batch of requests is handed over go first:
     // stdout keeps their order but for lines logged while the batch filled (at most 20 ms).
     // Inline, the access lines join the logger's own queue behind those lines, so the order
