@@ -1613,8 +1613,8 @@ Deno.test("head bytes decode one char per byte, ASCII or not, at any offset and 
       fc.nat(),
       fc.nat(),
       (bytes, a, b) => {
-        const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
-        const end = start + (bytes.length - start === 0 ? 0 : b % (bytes.length - start + 1));
+        const start = a % (bytes.length + 1);
+        const end = start + b % (bytes.length - start + 1);
         assert.equal(decodeHeadBytes(bytes, start, end), latin1(bytes.subarray(start, end)));
       },
     ),
