@@ -368,11 +368,14 @@ echo "Load comparison: wrk -t$THREADS, ${DURATION}s per row, median of $ROUNDS r
   "$(nproc 2>/dev/null || echo '?') CPUs"
 echo "1 KiB requests: -c$C    50 MiB streams: -c$S"
 echo
-awk -F'\t' '
-  function median(key, n,   i, j, t, v) {
+# Sorting and the median, shared by the table and the paired report.
+AWK_MEDIAN='
+  function sort_(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } }
+  function median_(a, n) { sort_(a, n); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }'
+awk -F'\t' "$AWK_MEDIAN"'
+  function median(key, n,   i, v) {
     for (i = 1; i <= n; i++) v[i] = vals[key, i]
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    return median_(v, n)
   }
   function add(key, value) { vals[key, ++count[key]] = value }
   {
@@ -436,9 +439,7 @@ if [ -s "$PAIRED" ]; then
     "which one side's two slices differ by more than $(awk -v x="$STEADY_SPREAD" 'BEGIN { print x * 100 }')%"
   for spec in "${PAIR_SPECS[@]}"; do
     IFS='|' read -r label target _ _ <<<"$spec"
-    awk -F'\t' -v label="$label" -v target="$target" -v steady_max="$STEADY_SPREAD" '
-      function sort_(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } }
-      function median_(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    awk -F'\t' -v label="$label" -v target="$target" -v steady_max="$STEADY_SPREAD" "$AWK_MEDIAN"'
       function spread(x, y) { return x + y > 0 ? 2 * (x > y ? x - y : y - x) / (x + y) : 1 }
       $1 == label && $5 + $6 > 0 {
         ratio = ($3 + $4) / ($5 + $6); r[++n] = ratio; all = all sprintf(" %.2f", ratio)
@@ -449,10 +450,10 @@ if [ -s "$PAIRED" ]; then
       }
       END {
         if (n == 0) exit
-        sort_(r, n); m = median_(r, n)
+        m = median_(r, n) # sorts r
         q1 = r[int((n + 3) / 4)]; q3 = r[n + 1 - int((n + 3) / 4)]
         printf "%-44s %.3fx  (target >= %.2fx)%s\n    quartiles: %.2f .. %.2f   per pair:%s\n", label ":", m, target, (m >= target ? "" : "  BELOW TARGET"), q1, q3, all
-        if (k > 0) { sort_(s, k); printf "    steady pairs (%d of %d): median %.3fx\n", k, n, median_(s, k) }
+        if (k > 0) printf "    steady pairs (%d of %d): median %.3fx\n", k, n, median_(s, k)
         else printf "    steady pairs: none (the host changed pace within every pair)\n"
       }' "$PAIRED"
   done
