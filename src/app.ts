@@ -490,7 +490,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       bucket: bucket?.name,
       status: response.status,
       bytes: interrupted ? null : ctx?.bodyBytes ?? contentLength(response.headers),
-      // X-Cache as the stages set it: reading the response's headers would cost a hit its native path.
+      // X-Cache as the stages set it: reading it back from the response would build its Headers again.
       cache: ctx?.cacheStatus,
       durationMs: endedAt(handled) - handled.startedAt,
       code,

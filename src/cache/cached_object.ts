@@ -6,8 +6,7 @@ import { parseHttpDate } from "../http/http_date.ts";
 export interface CachedObject {
   /**
    * The response headers to replay (stripped of hop-by-hop and S3-internal ones). Never mutated:
-   * each hit copies it into its own Response, which in Deno is far cheaper than building a Headers
-   * from pairs.
+   * each answer copies them (a whole body through its template, see fullResponse).
    */
   headers: Headers;
   body: Uint8Array<ArrayBuffer>;
@@ -19,25 +18,30 @@ export interface CachedObject {
   storedAt: number;
   /** Epoch ms after which the entry is no longer served. */
   expiresAt: number;
-  /** `headers` as a plain record, built by replayHeaders() on the first hit. */
-  replay?: Readonly<Record<string, string>> | undefined;
+  /** The 200 answer with `body` and `headers` that fullResponse() clones, built on the first hit. */
+  template?: Response | undefined;
 }
 
 /**
- * The entry's headers as a plain record, built once per entry: a hit passes a copy with its own
- * headers added as the init of one `new Response`. Deno validates a record's values without the
- * per-pair conversion a list of pairs costs, and a Response whose headers are never touched after
- * construction is sent on Deno's native path (touching `response.headers` drops it).
+ * A 200 answer with the entry's whole body and headers, for one hit to add its own headers to.
+ *
+ * Each is a clone of one template Response per entry. `new Response(bytes)` copies the bytes into
+ * a new ArrayBuffer and validates every header; in Deno 2.9 that was 6.4 µs of a 1 KiB hit's
+ * 12.5 µs in the handler, where a clone shares the template's bytes and its validated header
+ * list (1.3 µs with the three per-hit headers set). Building the template copies the body once,
+ * so the entry then keeps the template's bytes and lets its own copy go: the memory tier holds
+ * one copy per entry, as its size accounting assumes. Nothing may write to a hit's body bytes.
  */
-export function replayHeaders(entry: CachedObject): Readonly<Record<string, string>> {
-  let replay = entry.replay;
-  if (replay === undefined) {
-    const record: Record<string, string> = {};
-    // Headers iterate combined and lower-cased: one value per name (S3 sends no Set-Cookie).
-    for (const [name, value] of entry.headers) record[name] = value;
-    replay = entry.replay = record;
+export function fullResponse(entry: CachedObject): Response {
+  let template = entry.template;
+  if (template === undefined) {
+    template = entry.template = new Response(entry.body, { status: 200, headers: entry.headers });
+    // Deno hands a static body back as it holds it; were it ever a copy, one copy is still kept.
+    template.clone().bytes().then((bytes) => {
+      entry.body = bytes as Uint8Array<ArrayBuffer>;
+    }, () => {});
   }
-  return replay;
+  return template.clone();
 }
 
 /**

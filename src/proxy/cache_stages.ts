@@ -1,6 +1,6 @@
 // Owns the `lookup` and `store` stages: serving hits with RFC 9110 semantics, filling the cache on misses.
 
-import { type CachedObject, newCachedObject, replayHeaders } from "../cache/cached_object.ts";
+import { type CachedObject, fullResponse, newCachedObject } from "../cache/cached_object.ts";
 import { buildCacheKey } from "../cache/key.ts";
 import { SharedFill } from "../cache/shared_fill.ts";
 import type { TieredCache } from "../cache/tiered_cache.ts";
@@ -157,9 +157,9 @@ export function serveStaleOnError(
  * null: none). `withAge` is false for an answer that was never cached (an image variant on a bucket
  * without a cache).
  *
- * Each answer is one `new Response` whose headers are complete at construction and never touched
- * afterwards: Deno then sends it on its native path (reading `response.headers` would undo that),
- * which is most of what a hit costs.
+ * A whole body is a clone of the entry's template answer (fullResponse: no copy of the bytes, no
+ * validation of the stored headers); partial, HEAD and 304 answers are built from a copy of the
+ * entry's headers.
  */
 export function serveCached(
   ctx: RequestContext,
@@ -182,10 +182,10 @@ export function serveCached(
   }
   const size = entry.body.byteLength;
   if (outcome === "not_modified") {
-    const kept: Record<string, string> = {};
+    const kept = new Headers();
     for (const name of NOT_MODIFIED_HEADERS) {
       const value = entry.headers.get(name);
-      if (value !== null) kept[name] = value;
+      if (value !== null) kept.set(name, value);
     }
     addHitHeaders(kept, ctx, entry, now, cacheStatus, withAge);
     ctx.bodyBytes = 0;
@@ -203,26 +203,28 @@ export function serveCached(
       headers: { "content-range": unsatisfiedRange(size) },
     });
   }
-  const headers: Record<string, string> = { ...replayHeaders(entry) };
-  addHitHeaders(headers, ctx, entry, now, cacheStatus, withAge);
-  if (range?.kind === "partial") {
+  if (range?.kind === "partial" || ctx.method === "HEAD") {
+    const headers = new Headers(entry.headers);
+    addHitHeaders(headers, ctx, entry, now, cacheStatus, withAge);
+    if (range?.kind !== "partial") {
+      ctx.bodyBytes = 0;
+      headers.set("content-length", String(size));
+      return new Response(null, { status: 200, headers });
+    }
     const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
     ctx.bodyBytes = body === null ? 0 : body.byteLength;
-    headers["content-range"] = contentRange(range.start, range.end, size);
-    headers["content-length"] = String(range.end - range.start + 1);
+    headers.set("content-range", contentRange(range.start, range.end, size));
+    headers.set("content-length", String(range.end - range.start + 1));
     return new Response(body, { status: 206, headers });
   }
-  if (ctx.method === "HEAD") {
-    ctx.bodyBytes = 0;
-    headers["content-length"] = String(size);
-    return new Response(null, { status: 200, headers });
-  }
   ctx.bodyBytes = size;
-  return new Response(entry.body, { status: 200, headers });
+  const response = fullResponse(entry);
+  addHitHeaders(response.headers, ctx, entry, now, cacheStatus, withAge);
+  return response;
 }
 
 function addHitHeaders(
-  headers: Record<string, string>,
+  headers: Headers,
   ctx: RequestContext,
   entry: CachedObject,
   now: number,
@@ -231,9 +233,9 @@ function addHitHeaders(
 ): void {
   // Kept for the logs too, only for answers that carry it (a 412 or 416 from here does not).
   ctx.cacheStatus = cacheStatus ?? undefined;
-  if (cacheStatus !== null) headers["x-cache"] = cacheStatus;
-  if (withAge) headers.age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
-  headers["x-request-id"] = ctx.requestId;
+  if (cacheStatus !== null) headers.set("x-cache", cacheStatus);
+  if (withAge) headers.set("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))));
+  headers.set("x-request-id", ctx.requestId);
 }
 
 /**
