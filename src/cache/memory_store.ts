@@ -4,7 +4,10 @@ import { LRUCache } from "lru-cache";
 import type { MemoryCacheConfig } from "../config/types.ts";
 import type { CachedObject, CacheStats } from "./cached_object.ts";
 
-/** Bookkeeping bytes per entry beyond the body: headers, key, object overhead (an estimate). */
+/**
+ * Bookkeeping bytes per entry beyond the body: headers, key, object overhead and the template
+ * fullResponse keeps (an estimate).
+ */
 function entrySize(value: CachedObject, key: string): number {
   return value.body.byteLength + key.length + 1024;
 }
