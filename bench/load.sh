@@ -329,16 +329,12 @@ done
 # Paired slices: each gateway row and its anchor, back to back in short slices ordered A B B A
 # (which side goes first swaps every pair), so a slow phase of the host, or one that drifts during
 # the pair, lands on both sides of a ratio instead of on one row.
-pair_run() { # pair_run <connections> <url>: "req/s p99-ms" of one PAIR_SLICE-second wrk run
+pair_rps() { # pair_rps <connections> <url>: req/s of one PAIR_SLICE-second wrk run
   # A failed run counts as 0 req/s (shown in its pair), never as the end of the script.
-  local out rps p99
-  out="$(wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" --latency "$2" 2>/dev/null || true)"
-  rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
-  p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
-  echo "${rps:-0} $(if [ -n "$p99" ]; then to_ms "$p99"; else echo 0; fi)"
+  { wrk -t"$THREADS" -c"$1" -d"${PAIR_SLICE}s" "$2" 2>/dev/null || true; } |
+    awk '/^Requests\/sec:/ { print $2 }'
 }
-# comparison \t pair \t gateway req/s (2 slices) \t anchor req/s (2 slices) \t the same for p99 ms
-PAIRED="$TMP/paired.tsv"
+PAIRED="$TMP/paired.tsv" # comparison \t pair \t gateway req/s (2 slices) \t anchor req/s (2 slices)
 : >"$PAIRED"
 PAIR_SPECS=()
 [ "$GATEWAY_OK" = 1 ] && PAIR_SPECS+=(
@@ -346,7 +342,7 @@ PAIR_SPECS=()
 if [ "$GATEWAY_CACHED_OK" = 1 ]; then
   PAIR_SPECS+=(
     "gateway cache hit / deno map-cache hit|0.9|http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH|http://127.0.0.1:$P_DENO_MAP$SMALL_PATH"
-    "gateway cache hit / nginx proxy_cache hit|0.65|http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH|http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH|2")
+    "gateway cache hit / nginx proxy_cache hit|0.65|http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH|http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH")
 fi
 if [ "$PAIRS" -gt 0 ] && [ "${#PAIR_SPECS[@]}" -gt 0 ]; then
   log "paired slices: $PAIRS pairs of 2 x ${PAIR_SLICE}s per side (A B B A)"
@@ -355,18 +351,13 @@ if [ "$PAIRS" -gt 0 ] && [ "${#PAIR_SPECS[@]}" -gt 0 ]; then
       IFS='|' read -r label _ gw_url anchor_url <<<"$spec"
       # A B B A: a host whose speed drifts during the pair slows both sides alike.
       if [ $((pair % 2)) = 1 ]; then
-        read -r g1 gp1 <<<"$(pair_run "$C" "$gw_url")"
-        read -r a1 ap1 <<<"$(pair_run "$C" "$anchor_url")"
-        read -r a2 ap2 <<<"$(pair_run "$C" "$anchor_url")"
-        read -r g2 gp2 <<<"$(pair_run "$C" "$gw_url")"
+        g1="$(pair_rps "$C" "$gw_url")" a1="$(pair_rps "$C" "$anchor_url")"
+        a2="$(pair_rps "$C" "$anchor_url")" g2="$(pair_rps "$C" "$gw_url")"
       else
-        read -r a1 ap1 <<<"$(pair_run "$C" "$anchor_url")"
-        read -r g1 gp1 <<<"$(pair_run "$C" "$gw_url")"
-        read -r g2 gp2 <<<"$(pair_run "$C" "$gw_url")"
-        read -r a2 ap2 <<<"$(pair_run "$C" "$anchor_url")"
+        a1="$(pair_rps "$C" "$anchor_url")" g1="$(pair_rps "$C" "$gw_url")"
+        g2="$(pair_rps "$C" "$gw_url")" a2="$(pair_rps "$C" "$anchor_url")"
       fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$pair" "$g1" "$g2" "$a1" "$a2" \
-        "$gp1" "$gp2" "$ap1" "$ap2" >>"$PAIRED"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$pair" "${g1:-0}" "${g2:-0}" "${a1:-0}" "${a2:-0}" >>"$PAIRED"
     done
   done
 fi
@@ -447,9 +438,8 @@ if [ -s "$PAIRED" ]; then
     "places each pair); median of the per-pair req/s ratios, and their quartiles. * marks a pair in" \
     "which one side's two slices differ by more than $(awk -v x="$STEADY_SPREAD" 'BEGIN { print x * 100 }')%"
   for spec in "${PAIR_SPECS[@]}"; do
-    IFS='|' read -r label target _ _ p99_target <<<"$spec"
-    awk -F'\t' -v label="$label" -v target="$target" -v p99_target="$p99_target" \
-      -v steady_max="$STEADY_SPREAD" "$AWK_MEDIAN"'
+    IFS='|' read -r label target _ _ <<<"$spec"
+    awk -F'\t' -v label="$label" -v target="$target" -v steady_max="$STEADY_SPREAD" "$AWK_MEDIAN"'
       function spread(x, y) { return x + y > 0 ? 2 * (x > y ? x - y : y - x) / (x + y) : 1 }
       $1 == label && $5 + $6 > 0 {
         ratio = ($3 + $4) / ($5 + $6); r[++n] = ratio; all = all sprintf(" %.2f", ratio)
@@ -457,8 +447,6 @@ if [ -s "$PAIRED" ]; then
         # pace in the middle of the pair.
         if (spread($3, $4) <= steady_max && spread($5, $6) <= steady_max) s[++k] = ratio
         else all = all "*"
-        # The tail too, where it has a target: the gateway'"'"'s mean p99 of its two slices over the anchor'"'"'s.
-        if (p99_target != "" && $9 + $10 > 0) { t[++tn] = ($7 + $8) / ($9 + $10); tail = tail sprintf(" %.2f", t[tn]) }
       }
       END {
         if (n == 0) exit
@@ -467,10 +455,6 @@ if [ -s "$PAIRED" ]; then
         printf "%-44s %.3fx  (target >= %.2fx)%s\n    quartiles: %.2f .. %.2f   per pair:%s\n", label ":", m, target, (m >= target ? "" : "  BELOW TARGET"), q1, q3, all
         if (k > 0) printf "    steady pairs (%d of %d): median %.3fx\n", k, n, median_(s, k)
         else printf "    steady pairs: none (the host changed pace within every pair)\n"
-        if (tn > 0) {
-          m = median_(t, tn)
-          printf "%-44s %.2fx  (target <= %sx)%s\n    quartiles: %.2f .. %.2f   per pair:%s\n", "  its p99 / the anchor'"'"'s p99:", m, p99_target, (m <= p99_target ? "" : "  ABOVE TARGET"), t[int((tn + 3) / 4)], t[tn + 1 - int((tn + 3) / 4)], tail
-        }
       }' "$PAIRED"
   done
 fi
