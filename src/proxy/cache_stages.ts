@@ -206,16 +206,16 @@ export function serveCached(
   if (range?.kind === "partial" || ctx.method === "HEAD") {
     const headers = new Headers(entry.headers);
     addHitHeaders(headers, ctx, entry, now, cacheStatus, withAge);
-    if (range?.kind !== "partial") {
-      ctx.bodyBytes = 0;
-      headers.set("content-length", String(size));
-      return new Response(null, { status: 200, headers });
+    if (range?.kind === "partial") {
+      const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
+      ctx.bodyBytes = body === null ? 0 : body.byteLength;
+      headers.set("content-range", contentRange(range.start, range.end, size));
+      headers.set("content-length", String(range.end - range.start + 1));
+      return new Response(body, { status: 206, headers });
     }
-    const body = ctx.method === "HEAD" ? null : entry.body.subarray(range.start, range.end + 1);
-    ctx.bodyBytes = body === null ? 0 : body.byteLength;
-    headers.set("content-range", contentRange(range.start, range.end, size));
-    headers.set("content-length", String(range.end - range.start + 1));
-    return new Response(body, { status: 206, headers });
+    ctx.bodyBytes = 0;
+    headers.set("content-length", String(size));
+    return new Response(null, { status: 200, headers });
   }
   ctx.bodyBytes = size;
   const response = fullResponse(entry);
