@@ -3,6 +3,7 @@
 #
 # Usage: bench/load.sh            (from anywhere; env: DURATION=10 ROUNDS=3 WARMUP=2 CONNECTIONS=50
 #                                  STREAM_CONNECTIONS=4 THREADS=1 PAIRS=12 PAIR_SLICE=1
+#                                  TAIL_PAIRS=6 TAIL_SLICE=3
 #                                  SKIP_GATEWAY=1 KEEP_TMP=1 WRITER=auto|thread|inline)
 # Everything listens on 127.0.0.1 on free ports and is stopped on exit.
 set -euo pipefail
@@ -20,6 +21,9 @@ PAIRS="${PAIRS:-12}"
 PAIR_SLICE="${PAIR_SLICE:-1}"
 # A pair is steady when each side's two slices differ by at most this fraction of their mean.
 STEADY_SPREAD="${STEADY_SPREAD:-0.15}"
+# The hit p99 against nginx's, in its own A B B A pairs of longer slices (a p99 needs more requests).
+TAIL_PAIRS="${TAIL_PAIRS:-6}"
+TAIL_SLICE="${TAIL_SLICE:-3}"
 WARMUP="${WARMUP:-2}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -362,6 +366,39 @@ if [ "$PAIRS" -gt 0 ] && [ "${#PAIR_SPECS[@]}" -gt 0 ]; then
   done
 fi
 
+# Tail pairs: the gateway's hit p99 against nginx proxy_cache's, A B B A as above but in slices of
+# TAIL_SLICE seconds, since a p99 rests on its slowest 1% and a 1 s slice holds few of them. The
+# 6 s table rows give one p99 per round, taken minutes apart from the other side's.
+tail_run() { # tail_run <url>: "req/s p99-ms" of one TAIL_SLICE-second wrk run (0 0 when it failed)
+  local out rps p99
+  out="$(wrk -t"$THREADS" -c"$C" -d"${TAIL_SLICE}s" --latency "$1" 2>/dev/null || true)"
+  rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+  p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
+  echo "${rps:-0} $(if [ -n "$p99" ]; then to_ms "$p99"; else echo 0; fi)"
+}
+TAILS="$TMP/tails.tsv" # pair \t gateway p99 ms (2 slices) \t nginx p99 ms (2) \t gateway req/s (2) \t nginx req/s (2)
+: >"$TAILS"
+if [ "$TAIL_PAIRS" -gt 0 ] && [ "$GATEWAY_CACHED_OK" = 1 ]; then
+  log "tail pairs: $TAIL_PAIRS pairs of 2 x ${TAIL_SLICE}s per side (A B B A), hit p99 against nginx"
+  gw_url="http://127.0.0.1:$P_GATEWAY_CACHED$SMALL_PATH"
+  anchor_url="http://127.0.0.1:$P_NGINX_CACHE$SMALL_PATH"
+  for pair in $(seq "$TAIL_PAIRS"); do
+    if [ $((pair % 2)) = 1 ]; then
+      read -r g1 gp1 <<<"$(tail_run "$gw_url")"
+      read -r a1 ap1 <<<"$(tail_run "$anchor_url")"
+      read -r a2 ap2 <<<"$(tail_run "$anchor_url")"
+      read -r g2 gp2 <<<"$(tail_run "$gw_url")"
+    else
+      read -r a1 ap1 <<<"$(tail_run "$anchor_url")"
+      read -r g1 gp1 <<<"$(tail_run "$gw_url")"
+      read -r g2 gp2 <<<"$(tail_run "$gw_url")"
+      read -r a2 ap2 <<<"$(tail_run "$anchor_url")"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$gp1" "$gp2" "$ap1" "$ap2" \
+      "$g1" "$g2" "$a1" "$a2" >>"$TAILS"
+  done
+fi
+
 # --- report --------------------------------------------------------------------------------------
 echo
 echo "Load comparison: wrk -t$THREADS, ${DURATION}s per row, median of $ROUNDS round(s), loopback," \
@@ -457,4 +494,24 @@ if [ -s "$PAIRED" ]; then
         else printf "    steady pairs: none (the host changed pace within every pair)\n"
       }' "$PAIRED"
   done
+fi
+if [ -s "$TAILS" ]; then
+  echo
+  echo "Tail pairs: $TAIL_PAIRS pairs of ${TAIL_SLICE}s runs in the order A B B A; a pair's ratio is" \
+    "the gateway's mean p99 of its two slices over nginx proxy_cache's; median and quartiles"
+  awk -F'\t' "$AWK_MEDIAN"'
+    $4 + $5 > 0 && $2 > 0 && $3 > 0 {
+      t[++n] = ($2 + $3) / ($4 + $5); all = all sprintf(" %.2f", t[n])
+      # The req/s of the same slices, to show that neither side was starved while its tail was read.
+      r[n] = $8 + $9 > 0 ? ($6 + $7) / ($8 + $9) : 0
+      gp = gp sprintf(" %.2f/%.2f", $2, $3); ap = ap sprintf(" %.2f/%.2f", $4, $5)
+    }
+    END {
+      if (n == 0) { print "tail pairs: no complete pair (see the wrk messages above)"; exit }
+      m = median_(t, n); q1 = t[int((n + 3) / 4)]; q3 = t[n + 1 - int((n + 3) / 4)]
+      printf "gateway cache hit p99 / nginx proxy_cache p99: %.2fx  (target <= 2x)%s\n", m, (m <= 2 ? "" : "  ABOVE TARGET")
+      printf "    quartiles: %.2f .. %.2f   per pair:%s\n", q1, q3, all
+      printf "    p99 ms, gateway:%s\n    p99 ms, nginx:  %s\n", gp, ap
+      printf "    req/s of the same slices, gateway / nginx: median %.3fx\n", median_(r, n)
+    }' "$TAILS"
 fi
