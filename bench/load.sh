@@ -473,7 +473,7 @@ if [ -s "$PAIRED" ]; then
   echo
   echo "Paired slices: $PAIRS pairs of ${PAIR_SLICE}s runs in the order A B B A (gateway and anchor swap" \
     "places each pair); median of the per-pair req/s ratios, and their quartiles. * marks a pair in" \
-    "which one side's two slices differ by more than $(awk -v x="$STEADY_SPREAD" 'BEGIN { print x * 100 }')%"
+    "which one side's two slices (g: the gateway's, a: the anchor's) differ by more than $(awk -v x="$STEADY_SPREAD" 'BEGIN { print x * 100 }')%"
   for spec in "${PAIR_SPECS[@]}"; do
     IFS='|' read -r label target _ _ <<<"$spec"
     awk -F'\t' -v label="$label" -v target="$target" -v steady_max="$STEADY_SPREAD" "$AWK_MEDIAN"'
@@ -483,7 +483,7 @@ if [ -s "$PAIRED" ]; then
         # Steady: each side ran at about one speed in its two slices, so the host did not change
         # pace in the middle of the pair.
         if (spread($3, $4) <= steady_max && spread($5, $6) <= steady_max) s[++k] = ratio
-        else all = all "*"
+        else all = all "*" (spread($3, $4) > steady_max ? "g" : "") (spread($5, $6) > steady_max ? "a" : "")
       }
       END {
         if (n == 0) exit
