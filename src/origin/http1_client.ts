@@ -7,11 +7,15 @@
 // "1 KiB misses"). Why fetch for bodies over NATIVE_PIPE_MIN_BYTES: Deno.serve pipes a fetch body
 // in native code, while any stream read in JavaScript (this client's) costs ~2x the CPU per MiB.
 
+import { LargeBodies } from "./large_bodies.ts";
 import { markBuffered, markOwned } from "./origin.ts";
 
 /** Bodies up to this length (with a Content-Length) are read whole before the Response is returned. */
 export const BUFFERED_BODY_MAX_BYTES = 64 * 1024;
-/** Bodies longer than this are requested again through fetch and piped by Deno natively. */
+/**
+ * Bodies longer than this are requested again through fetch and piped by Deno natively (at once
+ * for a URL that lately answered so: see LargeBodies).
+ */
 export const NATIVE_PIPE_MIN_BYTES = 16 * 1024 * 1024;
 
 /** What one request needs: the S3 origin signs before calling. */
@@ -143,6 +147,7 @@ class ConnectionClosed extends Error {}
 export class Http1Client {
   readonly #endpoints = new Map<string, Endpoint>();
   readonly #nativeFetch: typeof fetch;
+  readonly #largeBodies = new LargeBodies();
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
   readonly #dropHeaders: ReadonlySet<string> | undefined;
@@ -173,6 +178,9 @@ export class Http1Client {
   async #request(url: string, init: Http1RequestInit): Promise<Response> {
     const signal = init.signal;
     signal.throwIfAborted();
+    if (wholeGet(init) && this.#largeBodies.has(url, Date.now())) {
+      return this.#fetchLarge(url, init);
+    }
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
     const origin = pathStart === -1 ? url : url.slice(0, pathStart);
     const target = pathStart === -1 ? "/" : url.slice(pathStart);
@@ -229,6 +237,7 @@ export class Http1Client {
     if (head.contentLength > NATIVE_PIPE_MIN_BYTES) {
       signal.removeEventListener("abort", onAbort);
       connection.close();
+      if (head.status === 200 && wholeGet(init)) this.#largeBodies.remember(url, Date.now());
       return await this.#nativeFetch(url, { ...init, redirect: "manual" });
     }
     if (head.contentLength !== -1 && head.contentLength <= BUFFERED_BODY_MAX_BYTES) {
@@ -252,6 +261,15 @@ export class Http1Client {
       else connection.close();
     });
     return responseOf(body, responseInit, owned);
+  }
+
+  /** A GET of a URL that lately answered with a large body: straight to fetch (see LargeBodies). */
+  async #fetchLarge(url: string, init: Http1RequestInit): Promise<Response> {
+    const response = await this.#nativeFetch(url, { ...init, redirect: "manual" });
+    // Replaced by a smaller object, gone, or not modified: the own client asks again next time.
+    const length = Number(response.headers.get("content-length"));
+    if (response.status !== 200 || !(length > NATIVE_PIPE_MIN_BYTES)) this.#largeBodies.forget(url);
+    return response;
   }
 
   #endpoint(origin: string): Endpoint {
@@ -563,6 +581,11 @@ function trimOws(line: string, from: number): string {
   while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
   while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
   return line.slice(start, end);
+}
+
+/** A GET for a whole body (no Range): what LargeBodies remembers and answers for. */
+function wholeGet(init: Http1RequestInit): boolean {
+  return init.method === "GET" && init.headers.range === undefined;
 }
 
 /** A body of known length, read whole. */

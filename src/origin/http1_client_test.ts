@@ -1349,6 +1349,76 @@ Deno.test("a body of exactly NATIVE_PIPE_MIN_BYTES is still streamed by the clie
   }, nativeFetch);
 });
 
+Deno.test("a URL that answered a GET with a large body goes to fetch at once while fetch says large", async () => {
+  const large = String(NATIVE_PIPE_MIN_BYTES + 1);
+  // What fetch answers, call by call: large twice, then the object was replaced by a small one.
+  const lengths = [large, large, "5"];
+  const calls: string[] = [];
+  const nativeFetch: typeof fetch = (input) => {
+    calls.push(String(input));
+    const length = lengths[calls.length - 1]!;
+    return Promise.resolve(new Response("native", { headers: { "content-length": length } }));
+  };
+  await withServer(
+    // The first connection answers large, the next one small.
+    answering((_, _n, connIndex) =>
+      connIndex === 0
+        ? `HTTP/1.1 200 OK\r\ncontent-length: ${large}\r\n\r\n${"x".repeat(1_000)}`
+        : OK("small")
+    ),
+    async (server, client) => {
+      const url = `${server.url}/bucket/huge`;
+      // 1: the client reads the head, closes its connection, and fetch asks again.
+      assert.equal(await textOf(await request(client, url)), "native");
+      await settle(server.conns[0]!.eof.promise, 1_000, "the client closing its connection");
+      // 2: straight to fetch, no request to the server; fetch still says large.
+      assert.equal(await textOf(await request(client, url)), "native");
+      // 3: straight to fetch again; this time the body is small, so the URL is forgotten.
+      assert.equal(await textOf(await request(client, url)), "native");
+      assert.deepEqual(calls, [url, url, url]);
+      assert.equal(server.conns.length, 1);
+      // 4: the own client asks again, on a new connection.
+      const fourth = await request(client, url);
+      assert.notEqual(bufferedBody(fourth), undefined);
+      assert.equal(await textOf(fourth), "small");
+      assert.equal(server.conns.length, 2);
+      assert.equal(calls.length, 3);
+    },
+    nativeFetch,
+  );
+});
+
+Deno.test("large bodies are not remembered for Range requests, HEAD, or answers other than 200", async () => {
+  const large = String(NATIVE_PIPE_MIN_BYTES + 1);
+  const calls: string[] = [];
+  const nativeFetch: typeof fetch = (input) => {
+    calls.push(String(input));
+    return Promise.resolve(new Response("native", { headers: { "content-length": large } }));
+  };
+  const served: string[] = [];
+  await withServer(
+    answering((head) => {
+      served.push(head.slice(0, head.indexOf(" HTTP/1.1")));
+      const status = head.includes("/gone") ? "404 Not Found" : "200 OK";
+      return `HTTP/1.1 ${status}\r\ncontent-length: ${large}\r\n\r\n`;
+    }),
+    async (server, client) => {
+      const ranged = `${server.url}/bucket/ranged`;
+      const gone = `${server.url}/bucket/gone`;
+      for (let round = 0; round < 2; round++) {
+        await textOf(await request(client, ranged, { headers: { range: "bytes=0-" } }));
+        await textOf(await request(client, gone));
+        await request(client, `${server.url}/bucket/head`, { method: "HEAD" });
+      }
+      // Each request reached the server in both rounds; the GETs then went to fetch, HEAD did not.
+      const round = ["GET /bucket/ranged", "GET /bucket/gone", "HEAD /bucket/head"];
+      assert.deepEqual(served, [...round, ...round]);
+      assert.deepEqual(calls, [ranged, gone, ranged, gone]);
+    },
+    nativeFetch,
+  );
+});
+
 // ---------------------------------------------------------------------------------------------
 // 13-14. Interim answers and refused connections.
 // ---------------------------------------------------------------------------------------------
