@@ -22,19 +22,27 @@ export interface RequestBatchSink {
 }
 
 /**
- * A batch goes every 20 ms, or at 2048 requests. With the log thread each hand-over is a
+ * A batch goes after 20 to 250 ms, or at 2048 requests. With the log thread each hand-over is a
  * postMessage and a reply, which cost the request thread tens to a few hundred µs in Deno whatever
- * the batch's size; but longer batches make the log thread work in longer bursts. At 100 ms the
- * p99 of 1 KiB hits rose from 3.36 to 3.64 ms (ad hoc, 8 alternating 3 s wrk runs each, session 8)
- * on a 2-CPU host where the clients share a CPU with the log thread, for no throughput measurable
- * above the noise.
+ * the batch's size, and the log thread about 0.7 ms of CPU (its wake-ups: measured at one request
+ * per batch, session 10). Under load, longer batches make the log thread work in longer bursts:
+ * at 100 ms the p99 of 1 KiB hits rose from 3.36 to 3.64 ms (ad hoc, 8 alternating 3 s wrk runs
+ * each, session 8) on a 2-CPU host where the clients share a CPU with the log thread. At low rates
+ * a batch is a short burst whatever its age, and at 20 ms each request had a hand-over of its own:
+ * at 40 requests/s the log thread used 0.7 ms of CPU per request, half of what the request thread
+ * spent on it. So the wait stretches, up to 250 ms, to what the last batch's rate needs to gather
+ * TARGET_BATCH_RECORDS: that cut the log thread's CPU at 40 requests/s by 4x (ad hoc, session 10).
  */
 const DEFAULT_FLUSH_INTERVAL_MS = 20;
+const DEFAULT_QUIET_FLUSH_INTERVAL_MS = 250;
+const TARGET_BATCH_RECORDS = 256;
 const DEFAULT_MAX_BATCH_RECORDS = 2048;
 
 export interface RequestLogOptions {
-  /** How long requests may wait to be handed over, in ms. Default 20. */
+  /** The shortest wait before requests are handed over, in ms (under load). Default 20. */
   flushIntervalMs?: number;
+  /** The longest wait, in ms, when requests come too slowly to fill a batch sooner. Default 250. */
+  quietFlushIntervalMs?: number;
   /** A batch this full is handed over at once. Default 2048 requests. */
   maxBatchRecords?: number;
   /**
@@ -57,6 +65,11 @@ export class RequestLog {
   readonly lines: RequestLines;
   readonly #sink: RequestBatchSink;
   readonly #flushIntervalMs: number;
+  readonly #quietFlushIntervalMs: number;
+  /** How long the next batch waits before it is handed over (see #nextWaitMs). */
+  #waitMs: number;
+  /** When the batch being filled got its first request (epoch ms). */
+  #batchOpenedAt = 0;
   readonly #maxBatchRecords: number;
   readonly #maxInFlight: number;
   readonly #onDropped: ((records: number) => void) | undefined;
@@ -75,6 +88,11 @@ export class RequestLog {
     this.lines = lines;
     this.#sink = sink;
     this.#flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.#quietFlushIntervalMs = Math.max(
+      this.#flushIntervalMs,
+      options.quietFlushIntervalMs ?? DEFAULT_QUIET_FLUSH_INTERVAL_MS,
+    );
+    this.#waitMs = this.#flushIntervalMs;
     this.#maxBatchRecords = options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
     this.#maxInFlight = options.maxBatchesInFlight ?? 16;
     this.#onDropped = options.onDropped;
@@ -93,14 +111,18 @@ export class RequestLog {
       return;
     }
     if (this.#batch.records >= this.#maxBatchRecords) {
+      // The timer was the full batch's: the next batch gets its own, with the wait #send sets.
+      this.#clearTimer();
       this.#send();
       if (this.#batch.records >= this.#maxBatchRecords) {
         this.#dropped++;
         return;
       }
     }
-    this.#batch.append(Date.now(), record);
-    this.#timer ??= setTimeout(this.#handOver, this.#flushIntervalMs);
+    const now = Date.now();
+    if (this.#batch.records === 0) this.#batchOpenedAt = now;
+    this.#batch.append(now, record);
+    this.#timer ??= setTimeout(this.#handOver, this.#waitMs);
   }
 
   /** Hands over the requests queued so far now, without waiting for them to be written. */
@@ -137,6 +159,7 @@ export class RequestLog {
     if (this.#batch.records === 0 || this.#inFlight >= this.#maxInFlight) return;
     this.#beforeHandOver?.();
     const batch = this.#batch.take();
+    this.#waitMs = this.#nextWaitMs(batch.records);
     const written = this.#sink.write(batch);
     if (written instanceof Promise) {
       this.#inFlight++;
@@ -164,8 +187,15 @@ export class RequestLog {
     // A batch held back while the sink was behind goes now if full, else at the next interval.
     if (this.#batch.records >= this.#maxBatchRecords) this.#send();
     else if (this.#batch.records > 0 && this.#timer === undefined && !this.#closed) {
-      this.#timer = setTimeout(this.#handOver, this.#flushIntervalMs);
+      this.#timer = setTimeout(this.#handOver, this.#waitMs);
     }
+  }
+
+  /** The wait in which the rate of the batch just taken would gather TARGET_BATCH_RECORDS. */
+  #nextWaitMs(records: number): number {
+    const heldMs = Math.max(1, Date.now() - this.#batchOpenedAt);
+    const waitMs = TARGET_BATCH_RECORDS * heldMs / records;
+    return Math.min(this.#quietFlushIntervalMs, Math.max(this.#flushIntervalMs, waitMs));
   }
 }
 
@@ -252,7 +282,7 @@ export async function openRequestLog(
     // some 50 µs, where a full 20 ms batch under load (hundreds) would show in the p99.
     maxBatchRecords: thread === undefined ? INLINE_BATCH_RECORDS : undefined,
     // With the log thread, lines logged before a batch of requests is handed over go first:
-    // stdout keeps their order but for lines logged while the batch filled (at most 20 ms).
+    // stdout keeps their order but for lines logged while the batch filled (at most 250 ms).
     // Inline, the access lines join the logger's own queue behind those lines, so the order
     // holds without that: starting a write there for every 64 requests cost a cache hit about
     // 1.7 µs (ad-hoc pinned measurement, session 7).

@@ -58,6 +58,31 @@ Deno.test("RequestLog hands requests over after the flush interval, in order, wi
   assert.ok(sink.closed);
 });
 
+Deno.test("RequestLog waits longer while requests come slowly, and the shortest wait again under load", async () => {
+  const sink = new RecordingSink();
+  const log = new RequestLog(LINES, sink, {
+    flushIntervalMs: 10,
+    quietFlushIntervalMs: 400,
+    maxBatchRecords: 300,
+  });
+  log.record(request("a"));
+  await tick(100);
+  // The first batch goes after the shortest wait; one request in it is a slow rate.
+  assert.deepEqual(sink.batches, [["a"]]);
+  log.record(request("b"));
+  await tick(100);
+  assert.deepEqual(sink.batches, [["a"]], "the next one waits longer");
+  await tick(700);
+  assert.deepEqual(sink.batches, [["a"], ["b"]]);
+  // A burst that fills a batch at once is a high rate: the wait is the shortest again.
+  for (let i = 0; i < 300; i++) log.record(request(`burst${i}`));
+  log.record(request("c"));
+  assert.equal(sink.batches.length, 3);
+  await tick(100);
+  assert.deepEqual(sink.batches.slice(3), [["c"]]);
+  await log.close();
+});
+
 Deno.test("RequestLog hands a full batch over at once", async () => {
   const sink = new RecordingSink();
   const log = new RequestLog(LINES, sink, { flushIntervalMs: 60_000, maxBatchRecords: 3 });
