@@ -178,7 +178,7 @@ export class Http1Client {
   async #request(url: string, init: Http1RequestInit): Promise<Response> {
     const signal = init.signal;
     signal.throwIfAborted();
-    if (wholeGet(init) && this.#largeBodies.has(url, Date.now())) {
+    if (wholeGet(init) && this.#largeBodies.has(url)) {
       return this.#fetchLarge(url, init);
     }
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
@@ -237,7 +237,7 @@ export class Http1Client {
     if (head.contentLength > NATIVE_PIPE_MIN_BYTES) {
       signal.removeEventListener("abort", onAbort);
       connection.close();
-      if (head.status === 200 && wholeGet(init)) this.#largeBodies.remember(url, Date.now());
+      if (head.status === 200 && wholeGet(init)) this.#largeBodies.remember(url);
       return await this.#nativeFetch(url, { ...init, redirect: "manual" });
     }
     if (head.contentLength !== -1 && head.contentLength <= BUFFERED_BODY_MAX_BYTES) {
