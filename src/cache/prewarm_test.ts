@@ -72,16 +72,23 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 Deno.test("a task goes pending -> running -> completed, with the original's JSON fields", async () => {
   let clock = 1_700_000_000_000;
   const { list } = fakeBucket(keysUnder("docs/", 3));
-  const slow: PrewarmWarm = async (_b, key) => {
-    await delay(5);
+  // Each warm holds until the test has seen the task running: no timing can finish it early
+  // (a 5 ms warm against a 1 ms wait failed once on a busy CI host).
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let warmsStarted = 0;
+  const held: PrewarmWarm = async (_b, key) => {
+    warmsStarted++;
+    await gate;
     return { bytes: key.length, cached: true };
   };
-  const m = manager({ list, warm: slow, now: () => (clock += 250) });
+  const m = manager({ list, warm: held, now: () => (clock += 250) });
   const created = m.create({ bucket: "assets", path: "docs/" });
   assert.equal(created.status, "pending");
   assert.match(created.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  await delay(1);
+  while (warmsStarted === 0) await delay(1);
   assert.equal(m.get(created.id)?.status, "running");
+  release();
   const done = await run(m, created);
   assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(done))), [
     "id",
