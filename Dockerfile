@@ -27,6 +27,6 @@ USER deno
 EXPOSE 8080 9090
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["deno", "eval", "const r = await fetch(Deno.env.get('YATAGARASU_HEALTH_URL') ?? 'http://127.0.0.1:8080/health').catch(() => null); Deno.exit(r?.ok ? 0 : 1)"]
-ENTRYPOINT ["deno", "run", "--cached-only", "--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys", "--allow-ffi", "main.ts"]
+ENTRYPOINT ["deno", "run", "--cached-only", "--v8-flags=--no-memory-reducer", "--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys", "--allow-ffi", "main.ts"]
 # --watch reloads the config when the file changes (a ConfigMap update, a new bind mount); SIGHUP does too.
 CMD ["serve", "--config", "/etc/yatagarasu/config.yaml", "--watch"]

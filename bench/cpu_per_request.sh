@@ -76,7 +76,7 @@ EOF
 fi
 # The access log stays on, as shipped, written to /dev/null.
 START_STDOUT=/dev/null start gateway \
-  taskset -c 1 deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway.yaml"
+  taskset -c 1 "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/gateway.yaml"
 PID_GATEWAY=$LAST_PID
 
 for spec in "origin $P_ORIGIN $PID_ORIGIN" "${SERVICES[@]}" "gateway $P_GATEWAY $PID_GATEWAY"; do

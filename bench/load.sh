@@ -198,7 +198,7 @@ buckets:
     s3: { bucket: $BUCKET, region: us-east-1, endpoint: "http://127.0.0.1:$P_ORIGIN", access_key: BENCH, secret_key: BENCH }
 logging: { level: info, format: json, writer: $WRITER }
 EOF
-    setsid deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway.yaml" \
+    setsid "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/gateway.yaml" \
       >/dev/null 2>"$TMP/gateway.log" </dev/null &
     gw_pid=$!
     PIDS+=("$gw_pid")
@@ -216,7 +216,7 @@ EOF
     # Issue #4 measures hits "through the whole pipeline (logging and metrics on)": the Prometheus
     # listener is on too (on its own port, not scraped during the run).
     echo "metrics: { enabled: true, address: \"127.0.0.1\", port: $P_METRICS }" >>"$TMP/gateway-cached.yaml"
-    setsid deno run -A "$ROOT/main.ts" serve --config "$TMP/gateway-cached.yaml" \
+    setsid "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/gateway-cached.yaml" \
       >/dev/null 2>"$TMP/gateway-cached.log" </dev/null &
     PIDS+=("$!")
     if wait_http "http://127.0.0.1:$P_GATEWAY_CACHED/health" 60 "$!"; then

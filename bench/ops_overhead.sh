@@ -107,10 +107,10 @@ if [ "$AUDIT" != off ]; then
 fi
 
 # Both gateways write their logs to files, as a deployment would (never a terminal).
-start gateway_off deno run -A "$ROOT/main.ts" serve --config "$TMP/off.yaml"
+start gateway_off "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/off.yaml"
 # shellcheck disable=SC2034 # read through ${!pid_var} below
 PID_OFF=$LAST_PID
-setsid deno run -A "$ROOT/main.ts" serve --config "$TMP/on.yaml" \
+setsid "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/on.yaml" \
   >"$TMP/access.log" 2>"$TMP/gateway_on.log" </dev/null &
 PID_ON=$!
 PIDS+=("$PID_ON")

@@ -1,6 +1,7 @@
 // Owns `deno task compile`: self-contained binaries per target (deno compile), DENORT_BIN, and a clear failure when denort cannot be fetched.
 
 import { fileURLToPath } from "node:url";
+import { v8FlagsArg } from "../src/cli/runtime_flags.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -106,6 +107,8 @@ export function compileArgs(target: Target, outDir: string): string[] {
     "--allow-env",
     "--allow-sys",
     "--allow-ffi",
+    // Baked into the binary like the permissions (src/cli/runtime_flags.ts says why).
+    v8FlagsArg(),
     // Worker modules are started by URL, not imported: the image engine's wasm worker must be
     // named to be embedded. (The log worker, src/observe/log_worker.ts, is imported by main.ts.)
     "--include",

@@ -4,6 +4,7 @@ import { largeBody, startS3Server, type TestS3Server } from "../tests/support/s3
 import { demoLogo } from "./demo_assets/png.ts";
 import { SignJWT } from "jose";
 import { signPath } from "../src/auth/signed_url.ts";
+import { v8FlagsArg } from "../src/cli/runtime_flags.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const S3_PORT = portFromEnv("DEMO_S3_PORT", 9000);
@@ -216,7 +217,7 @@ async function run(
     if (isStopping()) return 0;
 
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", "serve", "--config", "config.demo.yaml"],
+      args: ["run", "-A", v8FlagsArg(), "main.ts", "serve", "--config", "config.demo.yaml"],
       cwd: ROOT,
       env: { DEMO_PORT: String(GATEWAY_PORT), DEMO_S3_PORT: String(S3_PORT) },
       stdin: "null",
