@@ -47,15 +47,15 @@ P_LOGGED="${PORTS[4]}"
 # The origin answers every path with 1 KiB (Content-Length) and S3's headers, like S3 answering a
 # small GET: the proxies pass, store and replay what they would with S3.
 start origin env PORT="$P_ORIGIN" SIZE=1024 S3_HEADERS=1 \
-  taskset -c 0 deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
+  taskset -c 0 "${DENO_RUN[@]}" --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
 PID_ORIGIN=$LAST_PID
 start deno_pass env PORT="$P_PASS" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
-  taskset -c 1 deno run --allow-net --allow-env "$ROOT/bench/anchors/$ANCHOR_FILE"
+  taskset -c 1 "${DENO_RUN[@]}" --allow-net --allow-env "$ROOT/bench/anchors/$ANCHOR_FILE"
 PID_PASS=$LAST_PID
 SERVICES=("deno_pass $P_PASS $PID_PASS")
 if [ "$MODE" = hit ]; then
   START_STDOUT=/dev/null start deno_logged env PORT="$P_LOGGED" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
-    ACCESS_LOG=1 taskset -c 1 deno run --allow-net --allow-env "$ROOT/bench/anchors/$ANCHOR_FILE"
+    ACCESS_LOG=1 taskset -c 1 "${DENO_RUN[@]}" --allow-net --allow-env "$ROOT/bench/anchors/$ANCHOR_FILE"
   PID_LOGGED=$LAST_PID
   SERVICES+=("deno_logged $P_LOGGED $PID_LOGGED")
 fi
@@ -76,7 +76,7 @@ EOF
 fi
 # The access log stays on, as shipped, written to /dev/null.
 START_STDOUT=/dev/null start gateway \
-  taskset -c 1 "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/gateway.yaml"
+  taskset -c 1 "${DENO_RUN[@]}" -A "$ROOT/main.ts" serve --config "$TMP/gateway.yaml"
 PID_GATEWAY=$LAST_PID
 
 for spec in "origin $P_ORIGIN $PID_ORIGIN" "${SERVICES[@]}" "gateway $P_GATEWAY $PID_GATEWAY"; do

@@ -15,11 +15,13 @@ need() { # need <command> <how to install>
 log() { echo "[$LOG_TAG] $*" >&2; }
 
 # The gateway runs as it ships (deno.json's serve task, the compiled binary): V8's memory reducer
-# off, see README "Runtime flags". An empty GATEWAY_V8_FLAGS measures Deno's defaults instead.
+# off, see README "Runtime flags". The Deno anchors get the same flags, so a ratio compares code,
+# not runtime settings (the passthrough anchor slows after idle with the reducer on, too). An empty
+# GATEWAY_V8_FLAGS measures every Deno server with Deno's defaults instead.
 GATEWAY_V8_FLAGS="${GATEWAY_V8_FLAGS---no-memory-reducer}"
-# GATEWAY_RUN: the command that runs main.ts with those flags ("${GATEWAY_RUN[@]}" main.ts serve ...).
-GATEWAY_RUN=(deno run -A)
-if [ -n "$GATEWAY_V8_FLAGS" ]; then GATEWAY_RUN+=("--v8-flags=$GATEWAY_V8_FLAGS"); fi
+# DENO_RUN: how every Deno server of a bench starts ("${DENO_RUN[@]}" -A main.ts serve ...).
+DENO_RUN=(deno run)
+if [ -n "$GATEWAY_V8_FLAGS" ]; then DENO_RUN+=("--v8-flags=$GATEWAY_V8_FLAGS"); fi
 
 # workspace <name>: makes $TMP and stops every started service (and removes $TMP) on exit.
 workspace() {

@@ -158,13 +158,13 @@ start proxy_nginx nginx -p "$TMP/proxy-nginx" -e "$TMP/proxy-nginx/logs/error.lo
   -c "$TMP/proxy-nginx/nginx.conf"
 PID_PROXY=$LAST_PID
 start deno_pass env PORT="$P_DENO_PASS" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
-  deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_passthrough.ts"
+  "${DENO_RUN[@]}" --allow-net --allow-env "$ROOT/bench/anchors/deno_passthrough.ts"
 PID_DENO_PASS=$LAST_PID
 start deno_fixed env PORT="$P_DENO_FIXED" SIZE="$SMALL_SIZE" \
-  deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
+  "${DENO_RUN[@]}" --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
 PID_DENO_FIXED=$LAST_PID
 start deno_map env PORT="$P_DENO_MAP" ORIGIN="http://127.0.0.1:$P_ORIGIN" \
-  deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_map_cache.ts"
+  "${DENO_RUN[@]}" --allow-net --allow-env "$ROOT/bench/anchors/deno_map_cache.ts"
 PID_DENO_MAP=$LAST_PID
 
 need_up() { # need_up <url> <seconds> <pid> <what> <log file>
@@ -198,7 +198,7 @@ buckets:
     s3: { bucket: $BUCKET, region: us-east-1, endpoint: "http://127.0.0.1:$P_ORIGIN", access_key: BENCH, secret_key: BENCH }
 logging: { level: info, format: json, writer: $WRITER }
 EOF
-    setsid "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/gateway.yaml" \
+    setsid "${DENO_RUN[@]}" -A "$ROOT/main.ts" serve --config "$TMP/gateway.yaml" \
       >/dev/null 2>"$TMP/gateway.log" </dev/null &
     gw_pid=$!
     PIDS+=("$gw_pid")
@@ -216,7 +216,7 @@ EOF
     # Issue #4 measures hits "through the whole pipeline (logging and metrics on)": the Prometheus
     # listener is on too (on its own port, not scraped during the run).
     echo "metrics: { enabled: true, address: \"127.0.0.1\", port: $P_METRICS }" >>"$TMP/gateway-cached.yaml"
-    setsid "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/gateway-cached.yaml" \
+    setsid "${DENO_RUN[@]}" -A "$ROOT/main.ts" serve --config "$TMP/gateway-cached.yaml" \
       >/dev/null 2>"$TMP/gateway-cached.log" </dev/null &
     PIDS+=("$!")
     if wait_http "http://127.0.0.1:$P_GATEWAY_CACHED/health" 60 "$!"; then

@@ -62,7 +62,7 @@ P_ORIGIN="${PORTS[0]}" P_OFF="${PORTS[1]}" P_ON="${PORTS[2]}" P_METRICS="${PORTS
 # --- origin: any fast HTTP server; after the first request both gateways answer from memory ------
 # It sends S3's headers for a GET, so the gateways store and replay what they would from S3.
 start origin env PORT="$P_ORIGIN" SIZE="$SIZE" S3_HEADERS=1 \
-  deno run --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
+  "${DENO_RUN[@]}" --allow-net --allow-env "$ROOT/bench/anchors/deno_fixed.ts"
 PID_ORIGIN=$LAST_PID
 wait_http "http://127.0.0.1:$P_ORIGIN/" 30 "$PID_ORIGIN" || { log "origin did not start"; cat "$TMP/origin.log" >&2; exit 1; }
 
@@ -107,10 +107,10 @@ if [ "$AUDIT" != off ]; then
 fi
 
 # Both gateways write their logs to files, as a deployment would (never a terminal).
-start gateway_off "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/off.yaml"
+start gateway_off "${DENO_RUN[@]}" -A "$ROOT/main.ts" serve --config "$TMP/off.yaml"
 # shellcheck disable=SC2034 # read through ${!pid_var} below
 PID_OFF=$LAST_PID
-setsid "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/on.yaml" \
+setsid "${DENO_RUN[@]}" -A "$ROOT/main.ts" serve --config "$TMP/on.yaml" \
   >"$TMP/access.log" 2>"$TMP/gateway_on.log" </dev/null &
 PID_ON=$!
 PIDS+=("$PID_ON")

@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUCKET="soak-bucket"
 LOG_TAG="soak"
 # shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh" # GATEWAY_RUN; this script keeps its own workspace and cleanup
+source "$ROOT/bench/lib.sh" # DENO_RUN; this script keeps its own workspace and cleanup
 
 for tool in nginx wrk deno curl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool (apt-get install -y nginx wrk curl; npm i -g deno@2.9.6)" >&2; exit 2; }
@@ -75,7 +75,7 @@ buckets:
 cache: { memory: { max_item_size_mb: 2, max_cache_size_mb: 64 } }
 logging: { level: info, format: json }
 YAML
-setsid "${GATEWAY_RUN[@]}" "$ROOT/main.ts" serve --config "$TMP/gateway.yaml" >/dev/null 2>"$TMP/gateway.log" </dev/null &
+setsid "${DENO_RUN[@]}" -A "$ROOT/main.ts" serve --config "$TMP/gateway.yaml" >/dev/null 2>"$TMP/gateway.log" </dev/null &
 GW=$!
 PIDS+=("$GW")
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$P_GATEWAY/health" && break; sleep 0.2; done
