@@ -24,9 +24,7 @@ LOG_TAG=cpu
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-need wrk "apt-get install -y wrk"
-need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
-need curl "apt-get install -y curl"
+need_load_tools
 need taskset "apt-get install -y util-linux"
 [ "$missing" = 0 ] || exit 2
 case "$MODE" in

@@ -12,6 +12,14 @@ need() { # need <command> <how to install>
   fi
 }
 
+# need_load_tools: what every load bench here uses (wrk, deno, curl, awk); then [ "$missing" = 0 ].
+need_load_tools() {
+  need wrk "apt-get install -y wrk"
+  need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
+  need curl "apt-get install -y curl"
+  need awk "apt-get install -y gawk"
+}
+
 log() { echo "[$LOG_TAG] $*" >&2; }
 
 # The gateway runs as it ships (deno.json's serve task, the compiled binary): V8's memory reducer

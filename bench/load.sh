@@ -39,10 +39,7 @@ source "$ROOT/bench/lib.sh"
 
 # --- prerequisites -------------------------------------------------------------------------------
 need nginx "apt-get install -y nginx-light   (or nginx)"
-need wrk "apt-get install -y wrk"
-need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
-need curl "apt-get install -y curl"
-need awk "apt-get install -y gawk"
+need_load_tools
 [ "$missing" = 0 ] || exit 2
 
 # --- workspace and cleanup ------------------------------------------------------------------------

@@ -41,10 +41,7 @@ START_STDOUT=/dev/null
 source "$ROOT/bench/lib.sh"
 
 # --- prerequisites -------------------------------------------------------------------------------
-need wrk "apt-get install -y wrk"
-need deno "npm i -g deno@2.9.6   (or npx -y deno@2.9.6 ...)"
-need curl "apt-get install -y curl"
-need awk "apt-get install -y gawk"
+need_load_tools
 [ "$missing" = 0 ] || exit 2
 case "$AUDIT" in auto | on | off) ;; *) echo "AUDIT must be auto, on or off (got '$AUDIT')" >&2; exit 2 ;; esac
 has() { [[ ",$ON_FEATURES," == *",$1,"* ]]; }

@@ -1,11 +1,11 @@
 // Owns the V8 flags the gateway ships with: one list for deno.json's serve task, the demo, the compiled binary and the benches.
 
 /**
- * V8's memory reducer off. After about 8 s without requests the reducer runs two shrinking GCs;
+ * V8's memory reducer off. About 30 s after the last request the reducer runs two shrinking GCs;
  * they clear the weak references that Deno's optimized Request/Response/Headers code holds, so
- * about 30 functions are thrown back to the interpreter, and the next burst runs at 50-80% speed
- * for 1-2 s while they are optimized again (hits after a 40 s pause: 14,000-25,000 req/s against
- * 29,000-35,000 without the reducer, p99 5-8 ms against 3-4 ms; README "Runtime flags").
+ * about 30 functions are thrown back to the interpreter, and the next burst runs slower for 1-2 s
+ * while they are optimized again (bench/idle_start.sh: the first second of hits after a 40 s pause
+ * at 0.805x the Deno Map-cache proxy's with the reducer, 1.034x without; README "Runtime flags").
  * The cost: an idle heap keeps the size it grew to (about 30 MB more RSS while idle, measured).
  */
 export const GATEWAY_V8_FLAGS: readonly string[] = ["--no-memory-reducer"];
